@@ -1,0 +1,102 @@
+package io.kontrol.agent.identity;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The pod's live annotations.
+ *
+ * <p>The pod watch ({@link PodWatch}) keeps them as one JSON object in the file named by {@code
+ * KONTROL_ANNOTATIONS_FILE} (the images set {@code /data/annotations.json}), replaced atomically
+ * on every change; {@code KONTROL_ANNOTATIONS} holds them as they were at boot. Readers call
+ * {@link #current(Map)}: the file when it exists, else the variable.
+ */
+public final class Annotations {
+
+  /** Names the file holding the live annotations. */
+  public static final String FILE_VARIABLE = "KONTROL_ANNOTATIONS_FILE";
+
+  /** Holds the annotations resolved at boot, as a JSON object. */
+  public static final String VARIABLE = "KONTROL_ANNOTATIONS";
+
+  private static final ObjectMapper JSON =
+      new ObjectMapper().configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
+
+  private Annotations() {}
+
+  /**
+   * The live annotations: the JSON object in {@code KONTROL_ANNOTATIONS_FILE} when that variable
+   * is set and the file exists, else the JSON object in {@code KONTROL_ANNOTATIONS}, else none.
+   *
+   * @throws IllegalArgumentException when the file cannot be read or either source is not a JSON
+   *     object of strings (the message names the source)
+   */
+  public static Map<String, String> current(Map<String, String> env) {
+    String file = env.get(FILE_VARIABLE);
+    if (file != null && !file.isBlank()) {
+      Path path = Path.of(file);
+      try {
+        return parse(Files.readString(path, StandardCharsets.UTF_8), file);
+      } catch (NoSuchFileException e) {
+        // not written yet (no pod watch here): fall back to the boot-time variable
+      } catch (IOException e) {
+        throw new IllegalArgumentException("cannot read annotations file " + file + ": " + e.getMessage(), e);
+      }
+    }
+    String inline = env.get(VARIABLE);
+    if (inline == null || inline.isBlank()) {
+      return Map.of();
+    }
+    return parse(inline, VARIABLE);
+  }
+
+  /** Parses a JSON object of strings; {@code what} names the source in the error. */
+  public static Map<String, String> parse(String json, String what) {
+    try {
+      Map<String, String> parsed = JSON.readValue(json, new TypeReference<TreeMap<String, String>>() {});
+      return parsed == null ? Map.of() : parsed;
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(what + " is not a JSON object of strings: " + e.getOriginalMessage(), e);
+    }
+  }
+
+  /** The annotations as one JSON object, keys sorted. */
+  public static String toJson(Map<String, String> annotations) {
+    try {
+      return JSON.writeValueAsString(new TreeMap<>(annotations));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a map of strings always serialises", e);
+    }
+  }
+
+  /**
+   * Replaces the file with the annotations as JSON: written to a temporary file in the same
+   * directory, then renamed over it, so a reader sees the old or the new object, never half.
+   */
+  public static void write(Path file, Map<String, String> annotations) throws IOException {
+    Path dir = file.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+    try {
+      Files.writeString(tmp, toJson(annotations) + "\n", StandardCharsets.UTF_8);
+      try {
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+      }
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+}
