@@ -3,6 +3,7 @@ package io.kontrol.agent.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.kontrol.agent.identity.Annotations;
 import io.kontrol.agent.render.AtomicFile;
 import io.kontrol.agent.render.RenderException;
 import io.kontrol.agent.render.RenderStatus;
@@ -174,7 +175,7 @@ public final class RenderCommand implements Callable<Integer> {
     }
     Map<String, String> annotations;
     try {
-      annotations = PodAnnotations.current(env);
+      annotations = Annotations.current(env);
     } catch (IllegalArgumentException e) {
       throw new BadInput(e.getMessage());
     }
