@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kontrol.agent.identity.Annotations;
 import io.kontrol.agent.render.AtomicFile;
+import io.kontrol.agent.render.CommandCheck;
 import io.kontrol.agent.render.RenderException;
 import io.kontrol.agent.render.RenderStatus;
 import io.kontrol.agent.render.TemplateRenderer;
@@ -14,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,7 +37,8 @@ import picocli.CommandLine.Spec;
     name = "render",
     mixinStandardHelpOptions = true,
     description = {
-      "Render a Jinja2 template with JSON variables to a file, atomically.",
+      "Render a Jinja2 template (a pod annotation, else a file) with JSON variables to a file,"
+          + " atomically.",
       "The environment is available as the variable 'env'. When rendering fails the output file"
           + " is left as it was and the command exits 1."
     })
@@ -47,18 +50,31 @@ public final class RenderCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   static final class Source {
-    @Option(names = {"-t", "--template"}, paramLabel = "FILE", description = "template file")
-    Path file;
-
     @Option(
         names = {"-a", "--annotation"},
         paramLabel = "NAME",
-        description = "pod annotation holding the template, e.g. nats.unity3d.com/config")
+        description =
+            "pod annotation holding the template, e.g. nats.unity3d.com/config; when the pod has"
+                + " no such annotation, --template is used")
     String annotation;
+
+    @Option(names = {"-t", "--template"}, paramLabel = "FILE", description = "template file")
+    Path file;
   }
 
-  @ArgGroup(exclusive = true, multiplicity = "1")
+  @ArgGroup(exclusive = false, multiplicity = "1")
   Source source;
+
+  @Option(
+      names = "--check",
+      paramLabel = "COMMAND",
+      description =
+          "validate the rendered file before it replaces the output, e.g. 'nats-server -t -c {}'"
+              + " ({} is the rendered file); a non-zero exit is a failure")
+  String check;
+
+  @Option(names = "--check-timeout", paramLabel = "SECONDS", defaultValue = "30", description = "default: ${DEFAULT-VALUE}")
+  int checkTimeout;
 
   @Option(
       names = "--vars",
@@ -104,9 +120,7 @@ public final class RenderCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter err = spec.commandLine().getErr();
-    String name = source.file != null ? source.file.toString() : "annotation " + source.annotation;
-
-    String template;
+    Template template;
     Map<String, Object> variables;
     try {
       template = template();
@@ -119,23 +133,23 @@ public final class RenderCommand implements Callable<Integer> {
 
     String rendered;
     try {
-      rendered = (lenient ? TemplateRenderer.lenient() : TemplateRenderer.strict()).render(template, variables);
-    } catch (RenderException e) {
-      String message = name + ": " + e.getMessage();
-      err.println("kontrol render: " + message + "; " + output + " left unchanged");
-      err.flush();
-      report(err, message);
-      return RENDER_FAILED;
-    }
-
-    try {
+      rendered =
+          (lenient ? TemplateRenderer.lenient() : TemplateRenderer.strict()).render(template.text, variables);
       if ("-".equals(output)) {
         PrintWriter out = spec.commandLine().getOut();
         out.print(rendered);
         out.flush();
-      } else {
+      } else if (check == null) {
         AtomicFile.write(Path.of(output), rendered);
+      } else {
+        AtomicFile.write(Path.of(output), rendered, new CommandCheck(check, Duration.ofSeconds(checkTimeout)));
       }
+    } catch (RenderException e) {
+      String message = template.name + ": " + e.getMessage();
+      err.println("kontrol render: " + message + "; " + output + " left unchanged");
+      err.flush();
+      report(err, message);
+      return RENDER_FAILED;
     } catch (IOException e) {
       err.println("kontrol render: cannot write " + output + ": " + e.getMessage());
       err.flush();
@@ -163,27 +177,31 @@ public final class RenderCommand implements Callable<Integer> {
     }
   }
 
-  private String template() throws BadInput {
-    if (source.file != null) {
+  private record Template(String name, String text) {}
+
+  private Template template() throws BadInput {
+    if (source.annotation != null) {
+      Map<String, String> annotations;
       try {
-        return Files.readString(source.file, StandardCharsets.UTF_8);
-      } catch (NoSuchFileException e) {
-        throw new BadInput("template " + source.file + " does not exist");
-      } catch (IOException e) {
-        throw new BadInput("cannot read template " + source.file + ": " + e.getMessage());
+        annotations = Annotations.current(env);
+      } catch (IllegalArgumentException e) {
+        throw new BadInput(e.getMessage());
+      }
+      String text = annotations.get(source.annotation);
+      if (text != null) {
+        return new Template("annotation " + source.annotation, text);
+      }
+      if (source.file == null) {
+        throw new BadInput("the pod has no annotation " + source.annotation);
       }
     }
-    Map<String, String> annotations;
     try {
-      annotations = Annotations.current(env);
-    } catch (IllegalArgumentException e) {
-      throw new BadInput(e.getMessage());
+      return new Template(source.file.toString(), Files.readString(source.file, StandardCharsets.UTF_8));
+    } catch (NoSuchFileException e) {
+      throw new BadInput("template " + source.file + " does not exist");
+    } catch (IOException e) {
+      throw new BadInput("cannot read template " + source.file + ": " + e.getMessage());
     }
-    String template = annotations.get(source.annotation);
-    if (template == null) {
-      throw new BadInput("the pod has no annotation " + source.annotation);
-    }
-    return template;
   }
 
   private Map<String, Object> variables() throws BadInput {

@@ -71,6 +71,50 @@ class RenderCommandTest {
   }
 
   @Test
+  void theTemplateFileIsTheFallbackWhenThePodHasNoSuchAnnotation() throws Exception {
+    Path file = template("from the image {{ x }}");
+    env.put("KONTROL_ANNOTATIONS", "{\"other\": \"x\"}");
+    assertThat(run("-a", "nats.unity3d.com/config", "-t", file.toString(), "--vars", "{\"x\": 2}", "-o", "-"))
+        .as(err.toString())
+        .isZero();
+    assertThat(out.toString()).isEqualTo("from the image 2");
+
+    env.put("KONTROL_ANNOTATIONS", "{\"nats.unity3d.com/config\": \"from the operator\"}");
+    out.getBuffer().setLength(0);
+    assertThat(run("-a", "nats.unity3d.com/config", "-t", file.toString(), "-o", "-")).isZero();
+    assertThat(out.toString()).isEqualTo("from the operator");
+  }
+
+  @Test
+  void aRenderedFileRejectedByTheCheckNeverReplacesTheTarget() throws Exception {
+    Path target = Files.writeString(dir.resolve("nats.conf"), "listen: 4242\n");
+    Path payload = dir.resolve("payload.json");
+    int code =
+        run("-t", template("listen: {{ port }}\n").toString(), "--vars", "{\"port\": \"bogus\"}",
+            "--check", "grep -q 'listen: [0-9]' {} || { echo \"bad port in $1\"; exit 3; }",
+            "--status-file", payload.toString(), "-o", target.toString());
+    assertThat(code).isEqualTo(RenderCommand.RENDER_FAILED);
+    assertThat(err.toString()).contains("exit 3").contains("bad port in <rendered>");
+    assertThat(Files.readString(target)).isEqualTo("listen: 4242\n");
+    assertThat(Files.readString(payload)).contains("config_error").contains("bad port");
+
+    assertThat(run("-t", template("listen: {{ port }}\n").toString(), "--vars", "{\"port\": 4243}",
+            "--check", "grep -q 'listen: [0-9]' {}", "-o", target.toString()))
+        .isZero();
+    assertThat(Files.readString(target)).isEqualTo("listen: 4243\n");
+    assertThat(Files.list(dir)).as("no temporary file left").hasSize(3);
+  }
+
+  @Test
+  void aCheckThatHangsIsCutAtItsTimeout() throws Exception {
+    Path target = dir.resolve("out");
+    assertThat(run("-t", template("x").toString(), "--check", "sleep 30", "--check-timeout", "1", "-o", target.toString()))
+        .isEqualTo(RenderCommand.RENDER_FAILED);
+    assertThat(err.toString()).contains("did not finish within 1 s");
+    assertThat(target).doesNotExist();
+  }
+
+  @Test
   void aBrokenTemplateLeavesTheTargetUntouchedAndSaysWhichLine() throws Exception {
     Path target = Files.writeString(dir.resolve("nats.conf"), "the running config\n");
     int code =
