@@ -1,1 +1,63 @@
-package io.kontrol.agent.cli; public class KontrolCommand { public static void main(String[] a){} }
+package io.kontrol.agent.cli;
+
+import io.kontrol.agent.config.ConfigException;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/**
+ * {@code kontrol}: with no subcommand (or {@code -d}) it runs the agent, as the original did;
+ * {@code kontrol run} is the explicit form. Exit codes: 0 ok, 1 failure, 2 bad usage or settings.
+ */
+@Command(
+    name = "kontrol",
+    mixinStandardHelpOptions = true,
+    description = "kontrol: pod registration, one leader per group, and a callback on change.",
+    // one subcommand per line: add yours with a one-line edit
+    subcommands = {
+      RunCommand.class,
+    })
+public final class KontrolCommand implements Callable<Integer> {
+  private final Map<String, String> env;
+
+  @Mixin AgentOptions options;
+
+  public KontrolCommand() {
+    this(System.getenv());
+  }
+
+  /** With an injected environment, for tests. */
+  public KontrolCommand(Map<String, String> env) {
+    this.env = Map.copyOf(env);
+  }
+
+  /** The environment the agent is configured from. */
+  public Map<String, String> env() {
+    return env;
+  }
+
+  @Override
+  public Integer call() throws InterruptedException {
+    return RunCommand.runAgent(options.config(env));
+  }
+
+  /** The command line with kontrol's exit-code mapping: a bad setting prints one line, exit 2. */
+  public static CommandLine commandLine(KontrolCommand top) {
+    CommandLine cl = new CommandLine(top);
+    cl.setExecutionExceptionHandler(
+        (ex, line, parsed) -> {
+          if (ex instanceof ConfigException) {
+            line.getErr().println("kontrol: " + ex.getMessage());
+            return 2;
+          }
+          throw ex;
+        });
+    return cl;
+  }
+
+  public static void main(String[] args) {
+    System.exit(commandLine(new KontrolCommand()).execute(args));
+  }
+}

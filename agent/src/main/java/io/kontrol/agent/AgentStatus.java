@@ -1,0 +1,36 @@
+package io.kontrol.agent;
+
+import io.kontrol.agent.registry.Group;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * An immutable snapshot of a running agent.
+ *
+ * @param id this pod's id
+ * @param records this pod's record JSON in each group it is registered in (empty until written)
+ * @param reportsTo the groups it reports to (slave mode)
+ * @param leads per group it campaigns for (master mode): whether it leads it now
+ * @param lastDigest the digest of the group at the leader's last pass, if it led
+ * @param lastState the last state a callback of this agent produced and stored, if any
+ */
+public record AgentStatus(
+    String id,
+    Map<Group, String> records,
+    List<Group> reportsTo,
+    Map<Group, Boolean> leads,
+    Optional<String> lastDigest,
+    Optional<String> lastState) {
+
+  public AgentStatus {
+    records = Map.copyOf(records);
+    reportsTo = List.copyOf(reportsTo);
+    leads = Map.copyOf(leads);
+  }
+
+  /** True when this agent leads {@code group} now. */
+  public boolean leads(Group group) {
+    return leads.getOrDefault(group, false);
+  }
+}

@@ -1,0 +1,239 @@
+package io.kontrol.agent.callback;
+
+import io.kontrol.agent.watch.Snapshot;
+import java.io.Closeable;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The leader's loop for one group: changes mark the group dirty; the {@link Damper} decides when
+ * the callback is due; then ONE run at a time re-reads the group, and runs the callback if the
+ * digest differs from the last one that succeeded (the first run of a term always runs). A
+ * successful run's state is written through the fenced {@link StateWriter}; a failed one keeps the
+ * old state and is retried after a {@link Backoff}, until it succeeds or the group changes.
+ *
+ * <p>Everything runs on one thread, {@code kontrol-callback-<app>}; {@link #changed()} only
+ * enqueues a mark, so a change that arrives during a run is handled right after it.
+ */
+public final class CallbackScheduler implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(CallbackScheduler.class);
+
+  /** Reads the group now. */
+  @FunctionalInterface
+  public interface SnapshotSource {
+    Snapshot read() throws Exception;
+  }
+
+  /** Writes a new state only while this agent leads (fenced); false when it no longer does. */
+  @FunctionalInterface
+  public interface StateWriter {
+    boolean write(String state) throws Exception;
+  }
+
+  /** What one pass ended with, for status and tests. */
+  public record Outcome(Snapshot snapshot, Optional<CallbackResult> result, boolean stateWritten) {}
+
+  private final String group;
+  private final Damper damper;
+  private final Backoff backoff;
+  private final LongSupplier nanoClock;
+  private final SnapshotSource source;
+  private final Optional<CallbackRunner> runner;
+  private final Map<String, String> env;
+  private final StateWriter writer;
+  private final Consumer<Outcome> observer;
+  private final ScheduledExecutorService exec;
+
+  // owned by exec
+  private boolean dirty;
+  private long firstChange;
+  private long lastChange;
+  private int failures;
+  private String lastDone;
+  private ScheduledFuture<?> pending;
+  private volatile boolean closed;
+
+  public CallbackScheduler(
+      String group,
+      Damper damper,
+      Backoff backoff,
+      LongSupplier nanoClock,
+      SnapshotSource source,
+      Optional<CallbackRunner> runner,
+      Map<String, String> env,
+      StateWriter writer,
+      Consumer<Outcome> observer) {
+    this.group = group;
+    this.damper = damper;
+    this.backoff = backoff;
+    this.nanoClock = nanoClock;
+    this.source = source;
+    this.runner = runner;
+    this.env = Map.copyOf(env);
+    this.writer = writer;
+    this.observer = observer;
+    String app = group.substring(group.indexOf('/') + 1);
+    this.exec =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "kontrol-callback-" + app);
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /** The scheduler's own thread, for the watch's re-watch timers. */
+  public ScheduledExecutorService executor() {
+    return exec;
+  }
+
+  /** Marks the group dirty. Any thread; never blocks. */
+  public void changed() {
+    try {
+      exec.execute(this::onChange);
+    } catch (RejectedExecutionException closedAlready) {
+      // deposed or shutting down
+    }
+  }
+
+  private void onChange() {
+    long now = nanoClock.getAsLong();
+    if (!dirty) {
+      dirty = true;
+      firstChange = now;
+    }
+    lastChange = now;
+    failures = 0; // a new change: a pending retry is superseded by the damper
+    reschedule(damper.remaining(firstChange, lastChange, now).orElse(Duration.ZERO));
+  }
+
+  private void reschedule(Duration delay) {
+    if (pending != null) {
+      pending.cancel(false);
+    }
+    if (!closed) {
+      pending = exec.schedule(this::fire, delay.toNanos(), TimeUnit.NANOSECONDS);
+    }
+  }
+
+  private void fire() {
+    pending = null;
+    dirty = false;
+    Snapshot s;
+    try {
+      s = source.read();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    } catch (Exception e) {
+      failures++;
+      Duration d = backoff.delay(failures);
+      LOG.warn("group read failed group={} error={}; again in {} ms", group, brief(e), d.toMillis());
+      reschedule(d);
+      return;
+    }
+    if (s.md5().equals(lastDone)) {
+      LOG.debug("group unchanged group={} digest={}", group, s.md5());
+      return;
+    }
+    if (runner.isEmpty()) {
+      LOG.info("group changed group={} digest={} pods={} (no callback set)", group, s.md5(), s.pods().size());
+      lastDone = s.md5();
+      observer.accept(new Outcome(s, Optional.empty(), false));
+      return;
+    }
+    LOG.info("callback started group={} digest={} pods={}", group, s.md5(), s.pods().size());
+    Map<String, String> e = new HashMap<>(env);
+    e.put("PODS", s.podsJson());
+    e.put("MD5", s.md5());
+    e.put("HASH", s.md5());
+    e.remove("STATE");
+    s.state().ifPresent(st -> e.put("STATE", st));
+    CallbackResult r;
+    try {
+      r = runner.get().run(e);
+    } catch (InterruptedException ie) {
+      LOG.info("callback stopped group={} digest={} (no longer leading)", group, s.md5());
+      Thread.currentThread().interrupt();
+      return;
+    }
+    Optional<String> state = r.state();
+    if (state.isEmpty()) {
+      failures++;
+      Duration d = backoff.delay(failures);
+      LOG.warn(
+          "callback failed group={} digest={} reason={} took={}ms stderr={}; retry in {} ms, state kept",
+          group,
+          s.md5(),
+          r.failure(),
+          r.took().toMillis(),
+          oneLine(r.stderr()),
+          d.toMillis());
+      observer.accept(new Outcome(s, Optional.of(r), false));
+      if (!dirty) {
+        reschedule(d);
+      }
+      return;
+    }
+    boolean written;
+    try {
+      written = writer.write(state.get());
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+      return;
+    } catch (Exception ex) {
+      failures++;
+      Duration d = backoff.delay(failures);
+      LOG.warn("state write failed group={} digest={} error={}; retry in {} ms", group, s.md5(), brief(ex), d.toMillis());
+      observer.accept(new Outcome(s, Optional.of(r), false));
+      reschedule(d);
+      return;
+    }
+    observer.accept(new Outcome(s, Optional.of(r), written));
+    if (written) {
+      failures = 0;
+      lastDone = s.md5();
+      LOG.info("callback done group={} digest={} took={}ms state={}", group, s.md5(), r.took().toMillis(), oneLine(state.get()));
+    } else {
+      LOG.warn("state not written group={} digest={} reason=no longer the leader", group, s.md5());
+    }
+  }
+
+  private static String oneLine(String s) {
+    String t = s.strip().replace('\n', ' ').replace('\r', ' ');
+    return t.length() > 300 ? t.substring(0, 300) + "..." : t;
+  }
+
+  private static String brief(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + oneLine(t.getMessage()));
+  }
+
+  /** Stops: a running callback's process group is killed; bounded. */
+  @Override
+  public void close() {
+    closed = true;
+    exec.shutdownNow(); // interrupts a running callback, whose runner kills its process group
+    try {
+      if (!exec.awaitTermination(5, TimeUnit.SECONDS)) {
+        LOG.warn("callback thread did not stop within 5 s group={}", group);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,52 @@
+package io.kontrol.agent.cli;
+
+import ch.qos.logback.classic.Level;
+import io.kontrol.agent.Agent;
+import io.kontrol.agent.config.AgentConfig;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.ParentCommand;
+
+/**
+ * {@code kontrol run}: runs the agent until SIGTERM/SIGINT, then leaves its groups at once
+ * (lease revoked, leadership resigned) and exits 0. Exit 2 with a one-line error on bad settings.
+ */
+@Command(
+    name = "run",
+    mixinStandardHelpOptions = true,
+    description = "Run the agent: register, elect, watch, call back (the default command).")
+public final class RunCommand implements Callable<Integer> {
+  @ParentCommand KontrolCommand parent;
+
+  @Mixin AgentOptions options;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    return runAgent(options.config(parent.env()));
+  }
+
+  /** Runs an agent with {@code config} until the JVM is asked to stop. */
+  static int runAgent(AgentConfig config) throws InterruptedException {
+    if (config.isVerbose()) {
+      ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger("io.kontrol")).setLevel(Level.DEBUG);
+    }
+    Agent agent = Agent.start(config);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  try {
+                    agent.close();
+                  } finally {
+                    stopped.countDown();
+                  }
+                },
+                "kontrol-shutdown"));
+    stopped.await();
+    return 0;
+  }
+}

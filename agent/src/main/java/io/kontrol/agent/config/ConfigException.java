@@ -1,0 +1,21 @@
+package io.kontrol.agent.config;
+
+/**
+ * A missing or malformed setting. The message is ONE line that starts with the variable's name
+ * (e.g. {@code KONTROL_LABELS: missing "role"}); the CLI prints it and exits 2.
+ */
+public final class ConfigException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  private final String variable;
+
+  public ConfigException(String variable, String problem) {
+    super(variable + ": " + problem.replace('\n', ' '));
+    this.variable = variable;
+  }
+
+  /** The environment variable at fault, e.g. {@code KONTROL_TTL}. */
+  public String variable() {
+    return variable;
+  }
+}

@@ -1,0 +1,302 @@
+package io.kontrol.agent.election;
+
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.election.CampaignResponse;
+import io.etcd.jetcd.election.LeaderKey;
+import io.etcd.jetcd.options.WatchOption;
+import io.etcd.jetcd.watch.WatchEvent;
+import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.registry.LeaseKeeper;
+import java.io.Closeable;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Master mode: campaigns for the leadership of one group with etcd's election API, on a lease of
+ * its own with TTL {@code KONTROL_FOVER}. A crashed leader's key goes with its lease, so a
+ * successor takes over at most FOVER later; a leader that shuts down resigns, so a successor
+ * takes over at once.
+ *
+ * <p>Leadership is acted on only after checking that the leader key really exists and carries this
+ * agent's lease (a campaign can return after the key was lost). It is dropped first, before
+ * anything else, when the lease is lost or the key disappears; then the agent campaigns again.
+ *
+ * <p>All state is owned by the thread {@code kontrol-election-<app>}; the listener is called
+ * there, only on transitions. The state may have changed again by the time a call arrives.
+ */
+public final class LeaderElection implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(LeaderElection.class);
+
+  /** What the agent does on transitions. Called on the election's thread; keep calls short. */
+  public interface Listener {
+    void elected(Leadership leadership);
+
+    void deposed(Leadership leadership, String why);
+  }
+
+  private enum State {
+    LATENT,
+    STARTED,
+    CLOSED
+  }
+
+  private final Client client;
+  private final Group group;
+  private final String candidate;
+  private final Listener listener;
+  private final ScheduledExecutorService exec;
+  private final LeaseKeeper lease;
+  private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+
+  // owned by exec
+  private long generation;
+  private Leadership leader;
+  private Watch.Watcher keyWatch;
+
+  private volatile Optional<Leadership> current = Optional.empty();
+
+  public LeaderElection(
+      Client client, Group group, String candidate, Duration fover, Listener listener) {
+    this.client = client;
+    this.group = group;
+    this.candidate = candidate;
+    this.listener = listener;
+    this.exec =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "kontrol-election-" + group.app());
+              t.setDaemon(true);
+              return t;
+            });
+    this.lease =
+        new LeaseKeeper(
+            client.getLeaseClient(),
+            fover,
+            "election group=" + group + " pod=" + candidate,
+            exec,
+            System::nanoTime,
+            new LeaseKeeper.Listener() {
+              @Override
+              public void onLease(long leaseId) {
+                campaign(leaseId);
+              }
+
+              @Override
+              public void onLost(long leaseId) {
+                generation++;
+                depose("election lease lost");
+              }
+            });
+  }
+
+  public LeaderElection start() {
+    if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+      throw new IllegalStateException("already " + state.get());
+    }
+    exec.execute(lease::start);
+    return this;
+  }
+
+  public Group group() {
+    return group;
+  }
+
+  /** The current term, if this agent leads the group now. */
+  public Optional<Leadership> current() {
+    return current;
+  }
+
+  public boolean isLeader() {
+    return current.isPresent();
+  }
+
+  private void campaign(long leaseId) {
+    if (state.get() != State.STARTED || leaseId == 0) {
+      return;
+    }
+    long gen = ++generation;
+    LOG.debug("campaigning group={} pod={} lease={}", group, candidate, Long.toHexString(leaseId));
+    client
+        .getElectionClient()
+        .campaign(bytes(group.leaderKey()), leaseId, bytes(candidate))
+        .whenComplete((r, e) -> execute(() -> campaigned(gen, leaseId, r, e)));
+  }
+
+  private void campaigned(long gen, long leaseId, CampaignResponse r, Throwable e) {
+    if (state.get() != State.STARTED || gen != generation || lease.leaseId() != leaseId) {
+      return; // a stale campaign: its lease or its term is gone
+    }
+    if (e != null) {
+      LOG.debug("campaign failed group={} pod={} error={}; again", group, candidate, LeaseKeeper.brief(e));
+      exec.schedule(() -> retry(gen, leaseId), 1, TimeUnit.SECONDS);
+      return;
+    }
+    LeaderKey key = r.getLeader();
+    if (!holds(key, leaseId)) {
+      LOG.info("campaign returned but the leader key is not ours group={} pod={}; again", group, candidate);
+      exec.schedule(() -> retry(gen, leaseId), 200, TimeUnit.MILLISECONDS);
+      return;
+    }
+    leader = new Leadership(group, key, client.getKVClient());
+    watchKey(gen, key);
+    current = Optional.of(leader);
+    LOG.info("elected group={} pod={} key={}", group, candidate, leader.key());
+    try {
+      listener.elected(leader);
+    } catch (RuntimeException ex) {
+      LOG.warn("election listener failed group={} error={}", group, LeaseKeeper.brief(ex));
+    }
+  }
+
+  private void retry(long gen, long leaseId) {
+    if (gen == generation && lease.leaseId() == leaseId) {
+      campaign(leaseId);
+    }
+  }
+
+  /** Does the leader key exist, created at the revision we won, on our lease? */
+  private boolean holds(LeaderKey key, long leaseId) {
+    try {
+      List<KeyValue> kvs =
+          client.getKVClient().get(key.getKey()).get(3, TimeUnit.SECONDS).getKvs();
+      return !kvs.isEmpty()
+          && kvs.get(0).getCreateRevision() == key.getRevision()
+          && kvs.get(0).getLease() == leaseId;
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (Exception ex) {
+      return false;
+    }
+  }
+
+  /** Deletion of our key (by anyone, or its lease expiring) ends the term. */
+  private void watchKey(long gen, LeaderKey key) {
+    WatchOption opt =
+        WatchOption.builder().withRevision(key.getRevision() + 1).withNoPut(true).build();
+    keyWatch =
+        client
+            .getWatchClient()
+            .watch(
+                key.getKey(),
+                opt,
+                Watch.listener(
+                    resp -> {
+                      for (WatchEvent ev : resp.getEvents()) {
+                        if (ev.getEventType() == WatchEvent.EventType.DELETE) {
+                          execute(() -> keyGone(gen));
+                        }
+                      }
+                    },
+                    err -> LOG.debug("leader key watch error group={} error={}", group, LeaseKeeper.brief(err))));
+  }
+
+  private void keyGone(long gen) {
+    if (gen != generation || leader == null) {
+      return;
+    }
+    generation++;
+    depose("leader key deleted");
+    campaign(lease.leaseId());
+  }
+
+  private void depose(String why) {
+    if (keyWatch != null) {
+      keyWatch.close();
+      keyWatch = null;
+    }
+    Leadership l = leader;
+    if (l == null) {
+      return;
+    }
+    leader = null;
+    current = Optional.empty();
+    LOG.warn("deposed group={} pod={} reason={}", group, candidate, why);
+    try {
+      listener.deposed(l, why);
+    } catch (RuntimeException ex) {
+      LOG.warn("election listener failed group={} error={}", group, LeaseKeeper.brief(ex));
+    }
+  }
+
+  private void execute(Runnable r) {
+    try {
+      exec.execute(r);
+    } catch (java.util.concurrent.RejectedExecutionException closed) {
+      // closed: late answers from etcd are dropped
+    }
+  }
+
+  /**
+   * Steps down (the listener hears {@code deposed} first, so the leader's work stops), resigns so
+   * a successor is elected at once, and revokes the election lease. Bounded.
+   */
+  @Override
+  public void close() {
+    if (state.getAndSet(State.CLOSED) != State.STARTED) {
+      exec.shutdownNow();
+      return;
+    }
+    try {
+      exec.submit(
+              () -> {
+                generation++;
+                Leadership l = leader;
+                if (l != null) {
+                  if (keyWatch != null) {
+                    keyWatch.close();
+                    keyWatch = null;
+                  }
+                  leader = null;
+                  current = Optional.empty();
+                  try {
+                    listener.deposed(l, "shutting down");
+                  } catch (RuntimeException ex) {
+                    LOG.warn("election listener failed group={} error={}", group, LeaseKeeper.brief(ex));
+                  }
+                  try {
+                    client.getElectionClient().resign(l.leaderKey()).get(2, TimeUnit.SECONDS);
+                    LOG.info("resigned group={} pod={}", group, candidate);
+                  } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                  } catch (Exception ex) {
+                    LOG.debug("resign failed group={} error={}", group, LeaseKeeper.brief(ex));
+                  }
+                }
+                lease.close(Duration.ofSeconds(2));
+              })
+          .get(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      LOG.warn("election close failed group={} error={}", group, LeaseKeeper.brief(e));
+    } finally {
+      exec.shutdownNow();
+    }
+  }
+
+  private static ByteSequence bytes(String s) {
+    return ByteSequence.from(s, StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public String toString() {
+    return "LeaderElection{group=" + group + ", pod=" + candidate + ", leader=" + isLeader() + "}";
+  }
+
+  /** For logs and tests: the key name of a leader's value. */
+  static String text(ByteSequence b) {
+    return b.toString(StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,107 @@
+package io.kontrol.agent.registry;
+
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * A service group: {@code /kontrol/<namespace>/<app>} and the etcd keys under it (see the
+ * "etcd layout" section of {@code agent/README.md}).
+ */
+public final class Group {
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?");
+
+  private final String namespace;
+  private final String app;
+  private final String prefix;
+
+  public Group(String namespace, String app) {
+    if (!isName(namespace)) {
+      throw new IllegalArgumentException("bad namespace \"" + namespace + "\"");
+    }
+    if (!isName(app)) {
+      throw new IllegalArgumentException("bad app \"" + app + "\"");
+    }
+    this.namespace = namespace;
+    this.app = app;
+    this.prefix = "/kontrol/" + namespace + "/" + app;
+  }
+
+  /** True when {@code s} can be one path segment of a key (app, namespace, pod id). */
+  public static boolean isName(String s) {
+    return s != null && NAME.matcher(s).matches();
+  }
+
+  /**
+   * The group of a {@code kontrol.unity3d.com/master} entry: {@code nats.default.svc} →
+   * app {@code nats}, namespace {@code default}; {@code nats} → app {@code nats} in {@code
+   * defaultNamespace}.
+   *
+   * @throws IllegalArgumentException when the entry has an empty or invalid label
+   */
+  public static Group ofMaster(String entry, String defaultNamespace) {
+    String e = entry.trim();
+    String[] labels = e.split("\\.", -1);
+    if (e.isEmpty() || labels[0].isEmpty() || (labels.length > 1 && labels[1].isEmpty())) {
+      throw new IllegalArgumentException("bad master \"" + e + "\"");
+    }
+    return new Group(labels.length > 1 ? labels[1] : defaultNamespace, labels[0]);
+  }
+
+  public String namespace() {
+    return namespace;
+  }
+
+  public String app() {
+    return app;
+  }
+
+  /** {@code /kontrol/<namespace>/<app>} */
+  public String prefix() {
+    return prefix;
+  }
+
+  /** Prefix of the live records, each attached to its agent's lease. */
+  public String podsPrefix() {
+    return prefix + "/pods/";
+  }
+
+  public String podKey(String id) {
+    return podsPrefix() + id;
+  }
+
+  /** Where the seq given to {@code id} is kept (no lease: a returning id gets it back). */
+  public String seqKey(String id) {
+    return prefix + "/seq/" + id;
+  }
+
+  /** The next seq to give, advanced by compare-and-swap. */
+  public String counterKey() {
+    return prefix + "/counter";
+  }
+
+  /** The election's name: candidates are {@code <leader>/<lease id hex>}. */
+  public String leaderKey() {
+    return prefix + "/leader";
+  }
+
+  /** The last state a callback returned, written only by the current leader (fenced). */
+  public String stateKey() {
+    return prefix + "/state";
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Group g && g.namespace.equals(namespace) && g.app.equals(app);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(namespace, app);
+  }
+
+  /** {@code <namespace>/<app>}, as logged. */
+  @Override
+  public String toString() {
+    return namespace + "/" + app;
+  }
+}

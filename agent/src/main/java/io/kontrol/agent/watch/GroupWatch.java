@@ -1,0 +1,108 @@
+package io.kontrol.agent.watch;
+
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.Watch;
+import io.etcd.jetcd.options.WatchOption;
+import io.etcd.jetcd.watch.WatchResponse;
+import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.registry.LeaseKeeper;
+import java.io.Closeable;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Watches a group's records (no polling) and only says "changed": the one who reacts re-reads
+ * the group, so a burst of events is one mark and nothing carries stale data.
+ *
+ * <p>{@code onChange} also fires once the watch is established (so nothing that happened before
+ * it is missed), and after any watch failure — cancellation by compaction, an etcd restart the
+ * client could not resume — after which the watch is made again from the current revision.
+ */
+public final class GroupWatch implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(GroupWatch.class);
+
+  private final Client client;
+  private final Group group;
+  private final Runnable onChange;
+  private final ScheduledExecutorService exec;
+  private Watch.Watcher watcher;
+  private int failures;
+  private volatile boolean closed;
+
+  /**
+   * @param exec where re-watches are scheduled (the group's own thread)
+   * @param onChange called on etcd's threads: must only mark, never block
+   */
+  public GroupWatch(Client client, Group group, ScheduledExecutorService exec, Runnable onChange) {
+    this.client = client;
+    this.group = group;
+    this.exec = exec;
+    this.onChange = onChange;
+  }
+
+  public GroupWatch start() {
+    exec.execute(this::watch);
+    return this;
+  }
+
+  private void watch() {
+    if (closed) {
+      return;
+    }
+    ByteSequence prefix = ByteSequence.from(group.podsPrefix(), StandardCharsets.UTF_8);
+    WatchOption opt = WatchOption.builder().isPrefix(true).withCreateNotify(true).build();
+    watcher =
+        client
+            .getWatchClient()
+            .watch(
+                prefix,
+                opt,
+                Watch.listener(this::onResponse, this::onError, () -> onError(new IllegalStateException("watch completed"))));
+  }
+
+  private void onResponse(WatchResponse r) {
+    if (r.isCreatedNotify()) {
+      failures = 0;
+      LOG.debug("watching group={}", group);
+      onChange.run();
+    } else if (!r.getEvents().isEmpty()) {
+      onChange.run();
+    }
+  }
+
+  private void onError(Throwable t) {
+    if (closed) {
+      return;
+    }
+    long delay = Math.min(5000, 250L << Math.min(5, failures++));
+    LOG.warn("watch lost group={} error={}; re-reading and watching again", group, LeaseKeeper.brief(t));
+    onChange.run();
+    try {
+      exec.schedule(
+          () -> {
+            if (watcher != null) {
+              watcher.close();
+            }
+            watch();
+          },
+          delay,
+          TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException shuttingDown) {
+      // closed meanwhile
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    Watch.Watcher w = watcher;
+    if (w != null) {
+      w.close();
+    }
+  }
+}
