@@ -1,0 +1,57 @@
+package io.kontrol.agent.callback;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(30)
+class CallbackRunnerTest {
+  @TempDir Path dir;
+
+  @Test
+  void exitZeroWithJsonIsAStateAndSeesOnlyTheGivenEnvironment() throws Exception {
+    CallbackResult r =
+        new CallbackRunner("echo \"{\\\"md5\\\":\\\"$MD5\\\",\\\"home\\\":\\\"${HOME:-none}\\\"}\"", Duration.ofSeconds(5))
+            .run(Map.of("MD5", "aa:bb"));
+    assertThat(r.exitCode()).isZero();
+    assertThat(r.state()).contains("{\"md5\":\"aa:bb\",\"home\":\"none\"}");
+  }
+
+  @Test
+  void nonZeroExitIsNoStateAndKeepsStderr() throws Exception {
+    CallbackResult r = new CallbackRunner("echo '{}'; echo boom >&2; exit 3", Duration.ofSeconds(5)).run(Map.of());
+    assertThat(r.exitCode()).isEqualTo(3);
+    assertThat(r.state()).isEmpty();
+    assertThat(r.stderr()).contains("boom");
+    assertThat(r.failure()).isEqualTo("exit 3");
+  }
+
+  @Test
+  void nonJsonStdoutIsNoState() throws Exception {
+    assertThat(new CallbackRunner("echo hello", Duration.ofSeconds(5)).run(Map.of()).state()).isEmpty();
+    assertThat(new CallbackRunner("true", Duration.ofSeconds(5)).run(Map.of()).state()).isEmpty();
+    assertThat(new CallbackRunner("echo '{} {}'", Duration.ofSeconds(5)).run(Map.of()).state()).isEmpty();
+    assertThat(new CallbackRunner("echo '[1,2]'", Duration.ofSeconds(5)).run(Map.of()).state()).contains("[1,2]");
+  }
+
+  @Test
+  void timeoutKillsTheWholeProcessGroup() throws Exception {
+    Path pidFile = dir.resolve("child.pid");
+    // the shell starts a child that would outlive a plain kill of the shell
+    String cmd = "sleep 60 & echo $! > " + pidFile + "; wait";
+    CallbackResult r = new CallbackRunner(cmd, Duration.ofMillis(500)).run(Map.of("PATH", "/usr/bin:/bin"));
+    assertThat(r.timedOut()).isTrue();
+    assertThat(r.state()).isEmpty();
+    assertThat(r.failure()).contains("timed out");
+    long child = Long.parseLong(Files.readString(pidFile).trim());
+    await().atMost(Duration.ofSeconds(5))
+        .until(() -> ProcessHandle.of(child).map(h -> !h.isAlive()).orElse(true));
+  }
+}
