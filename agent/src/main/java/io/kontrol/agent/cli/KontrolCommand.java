@@ -18,6 +18,7 @@ import picocli.CommandLine.Mixin;
     // one subcommand per line: add yours with a one-line edit
     subcommands = {
       RunCommand.class,
+      RenderCommand.class,
     })
 public final class KontrolCommand implements Callable<Integer> {
   private final Map<String, String> env;
