@@ -19,6 +19,10 @@ import picocli.CommandLine.Mixin;
     subcommands = {
       RunCommand.class,
       RenderCommand.class,
+      PeerCommand.class,
+      StatusCommand.class,
+      IdentityCommand.class,
+      BootCommand.class,
     })
 public final class KontrolCommand implements Callable<Integer> {
   private final Map<String, String> env;

@@ -33,7 +33,10 @@ public final class RunCommand implements Callable<Integer> {
     if (config.isVerbose()) {
       ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger("io.kontrol")).setLevel(Level.DEBUG);
     }
-    Agent agent = Agent.start(config);
+    // the peer API (KONTROL_PORT) lives as long as the agent: closed with it
+    io.kontrol.agent.rpc.AgentStatusSource peerStatus = new io.kontrol.agent.rpc.AgentStatusSource(config);
+    Agent agent = Agent.start(config, io.kontrol.agent.rpc.AgentStatusSource.startServer(config, peerStatus));
+    peerStatus.attach(agent);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
