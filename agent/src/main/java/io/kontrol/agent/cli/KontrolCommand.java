@@ -23,6 +23,7 @@ import picocli.CommandLine.Mixin;
       StatusCommand.class,
       IdentityCommand.class,
       BootCommand.class,
+      CallbackCommand.class,
     })
 public final class KontrolCommand implements Callable<Integer> {
   private final Map<String, String> env;

@@ -24,6 +24,7 @@ import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /**
@@ -107,14 +108,21 @@ public final class RenderCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  private final Map<String, String> env;
+  @ParentCommand KontrolCommand parent;
+
+  private final Map<String, String> ownEnv;
 
   public RenderCommand() {
     this(System.getenv());
   }
 
   RenderCommand(Map<String, String> env) {
-    this.env = env;
+    this.ownEnv = env;
+  }
+
+  /** The environment: the top command's (injected in tests) when run as `kontrol render`. */
+  private Map<String, String> env() {
+    return parent != null ? parent.env() : ownEnv;
   }
 
   @Override
@@ -183,7 +191,7 @@ public final class RenderCommand implements Callable<Integer> {
     if (source.annotation != null) {
       Map<String, String> annotations;
       try {
-        annotations = Annotations.current(env);
+        annotations = Annotations.current(env());
       } catch (IllegalArgumentException e) {
         throw new BadInput(e.getMessage());
       }
@@ -206,7 +214,7 @@ public final class RenderCommand implements Callable<Integer> {
 
   private Map<String, Object> variables() throws BadInput {
     Map<String, Object> variables = new LinkedHashMap<>();
-    variables.put("env", env);
+    variables.put("env", env());
     if (varsFile != null) {
       String text;
       try {

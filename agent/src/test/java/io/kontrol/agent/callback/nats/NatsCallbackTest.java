@@ -1,0 +1,129 @@
+package io.kontrol.agent.callback.nats;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.kontrol.agent.rpc.PeerClient;
+import io.kontrol.agent.rpc.PeerConfig;
+import io.kontrol.agent.rpc.TransitionResult;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The callback against real automatons behind real peer API servers on loopback. */
+@Timeout(120)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class NatsCallbackTest {
+
+  @TempDir static Path dir;
+
+  /** Pod IP (as the records say) to its pod; every pod is really on 127.0.0.1, its own port. */
+  private final Map<String, BrokerPod> pods = new LinkedHashMap<>();
+  private final PeerClient client = new PeerClient(PeerConfig.newBuilder().build());
+  private final List<String> log = Collections.synchronizedList(new ArrayList<>());
+  private NatsCallback callback;
+
+  @BeforeAll
+  void startPods() throws Exception {
+    for (String ip : List.of("10.0.0.1", "10.0.0.2", "10.0.0.3")) {
+      pods.put(ip, BrokerPod.start(dir.resolve(ip)));
+    }
+    callback =
+        new NatsCallback(
+            (ip, input) -> {
+              BrokerPod pod = pods.get(ip);
+              int port = pod == null ? 1 : pod.port();
+              TransitionResult r =
+                  client.transition("127.0.0.1", port, NatsCallback.CONFIGURE, input, true, Duration.ofSeconds(10));
+              return r.ok() ? null : r.outcome() + ": " + r.reason();
+            },
+            log::add);
+  }
+
+  @AfterAll
+  void stopPods() throws Exception {
+    client.close();
+    for (BrokerPod pod : pods.values()) {
+      pod.close();
+    }
+  }
+
+  private static String record(String ip, int seq, String payload) {
+    return String.format(
+        "{\"app\":\"nats\",\"id\":\"nats-%d\",\"ip\":\"%s\",\"key\":\"k\",\"nonce\":\"n\",\"payload\":%s,"
+            + "\"role\":\"broker\",\"seq\":%d}",
+        seq, ip, payload, seq);
+  }
+
+  private static String pods(String... records) {
+    return "[" + String.join(",", records) + "]";
+  }
+
+  @Test
+  void sendsEveryBrokerThePeerListOnlyWhenItChanged() throws Exception {
+    int before = pods.get("10.0.0.1").configured().size();
+    String two = pods(record("10.0.0.2", 1, "{}"), record("10.0.0.1", 2, "{}"));
+
+    String state = callback.run(two, "");
+    String expected = "{\"group\":\"nats\",\"peers\":[\"10.0.0.1\",\"10.0.0.2\"]}";
+    assertThat(state).isEqualTo(expected);
+    assertThat(pods.get("10.0.0.1").configured()).endsWith(expected);
+    assertThat(pods.get("10.0.0.2").configured()).endsWith(expected);
+
+    // same pods again (the agent re-runs on any record change): no transition at all
+    assertThat(callback.run(two, state)).isEqualTo(state);
+    assertThat(pods.get("10.0.0.1").configured()).hasSize(before + 1);
+
+    // a third broker joins: all three get the new list, the old ones included
+    String three = pods(record("10.0.0.2", 1, "{}"), record("10.0.0.1", 2, "{}"), record("10.0.0.3", 3, "{}"));
+    String next = callback.run(three, state);
+    assertThat(next).isEqualTo("{\"group\":\"nats\",\"peers\":[\"10.0.0.1\",\"10.0.0.2\",\"10.0.0.3\"]}");
+    for (BrokerPod pod : pods.values()) {
+      assertThat(pod.configured()).endsWith(next);
+    }
+  }
+
+  @Test
+  void aBrokerReportingAConfigErrorIsSentTheConfigurationAgain() throws Exception {
+    String records = pods(record("10.0.0.1", 1, "{}"), record("10.0.0.2", 2, "{\"config_error\":\"line 3: ...\"}"));
+    String state = "{\"group\":\"nats\",\"peers\":[\"10.0.0.1\",\"10.0.0.2\"]}";
+    int before = pods.get("10.0.0.2").configured().size();
+
+    assertThat(callback.run(records, state)).isEqualTo(state);
+
+    assertThat(pods.get("10.0.0.2").configured()).hasSize(before + 1);
+    assertThat(log).anyMatch(line -> line.contains("10.0.0.2") && line.contains("config_error"));
+  }
+
+  @Test
+  void aBrokerThatDoesNotAnswerFailsTheRunButTheOthersAreStillConfigured() throws Exception {
+    String records = pods(record("10.0.0.1", 1, "{}"), record("10.9.9.9", 2, "{}"));
+    int before = pods.get("10.0.0.1").configured().size();
+
+    assertThatThrownBy(() -> callback.run(records, ""))
+        .isInstanceOf(CallbackException.class)
+        .hasMessageContaining("1 of 2 broker(s) not configured")
+        .hasMessageContaining("10.9.9.9")
+        .satisfies(e -> assertThat(((CallbackException) e).badInput()).isFalse());
+    assertThat(pods.get("10.0.0.1").configured()).hasSize(before + 1);
+  }
+
+  @Test
+  void unusablePodsAreBadInputAndContactNobody() {
+    for (String bad : new String[] {null, "", "not json", "{\"ip\":\"10.0.0.1\"}", "[]", "[{\"app\":\"nats\"}]"}) {
+      assertThatThrownBy(() -> callback.run(bad, ""))
+          .isInstanceOf(CallbackException.class)
+          .satisfies(e -> assertThat(((CallbackException) e).badInput()).as(String.valueOf(bad)).isTrue());
+    }
+  }
+}
