@@ -170,6 +170,8 @@ public final class CallbackScheduler implements Closeable {
     }
     Optional<String> state = r.state();
     if (state.isEmpty()) {
+      // the failed run may have acted in part: whatever the group looks like next, run again
+      lastDone = null;
       failures++;
       Duration d = backoff.delay(failures);
       LOG.warn(
@@ -181,9 +183,7 @@ public final class CallbackScheduler implements Closeable {
           oneLine(r.stderr()),
           d.toMillis());
       observer.accept(new Outcome(s, Optional.of(r), false));
-      if (!dirty) {
-        reschedule(d);
-      }
+      reschedule(d);
       return;
     }
     boolean written;
