@@ -52,6 +52,9 @@ public final class Boot {
 
   private final Map<String, String> env;
 
+  /** The directory of a generated supervisord configuration, removed at exit. */
+  private Path generated;
+
   public Boot(Map<String, String> env) {
     this.env = Map.copyOf(env);
   }
@@ -108,6 +111,18 @@ public final class Boot {
       if (client != null) {
         client.close();
       }
+      removeGenerated();
+    }
+  }
+
+  private void removeGenerated() {
+    if (generated == null) {
+      return;
+    }
+    try (var files = Files.walk(generated)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException e) {
+      LOG.debug("boot: {} not removed: {}", generated, e.getMessage());
     }
   }
 
@@ -133,7 +148,8 @@ public final class Boot {
       return Path.of(given);
     }
     Path programs = Path.of(env.getOrDefault("KONTROL_SUPERVISOR_DIR", DEFAULT_SUPERVISOR_DIR));
-    return Supervisord.writeConfig(Files.createTempDirectory("kontrol-boot-"), programs);
+    generated = Files.createTempDirectory("kontrol-boot-");
+    return Supervisord.writeConfig(generated, programs);
   }
 
   /**

@@ -1,0 +1,166 @@
+package io.kontrol.agent.boot;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.kontrol.agent.cli.KontrolCommand;
+import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.testing.EtcdCluster;
+import io.kontrol.agent.testing.ImdsFixture;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code kontrol boot} as the image runs it: a real supervisord started by boot, with a real
+ * automaton and a real agent (child JVMs on the test classpath) as its programs, against a real
+ * etcd. The EC2 metadata endpoint is the never-answering STAND-IN: boot must not hang on it.
+ */
+@Timeout(180)
+class BootTest {
+
+  @RegisterExtension static final EtcdCluster ETCD = EtcdCluster.builder().withNodes(1).build();
+
+  @TempDir Path dir;
+
+  static String classpath() {
+    String cp = System.getProperty("surefire.test.class.path");
+    return cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
+  }
+
+  static String java() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  static int freePort() throws Exception {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Test
+  void bootRegistersThePodAndSigtermRunsTheTerminalStateAndDeregisters() throws Exception {
+    Path programs = Files.createDirectories(dir.resolve("programs"));
+    Path marker = dir.resolve("terminal-ran");
+    Path seenEnv = dir.resolve("automaton-env");
+    Files.writeString(dir.resolve("lifecycle.yml"), String.join("\n",
+        "initial: setup",
+        "terminal: shutdown",
+        "states:",
+        "- tag: setup",
+        "  shell: echo \"$KONTROL_ID $KONTROL_IP\" > " + seenEnv,
+        "  next: ['*']",
+        "- tag: shutdown",
+        "  shell: touch " + marker,
+        ""));
+    String jvm = java() + " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp " + classpath();
+    Files.writeString(programs.resolve("automaton.conf"), String.join("\n",
+        "[program:automaton]",
+        "command=" + jvm + " io.kontrol.automaton.cli.AutomatonCommand " + dir.resolve("lifecycle.yml")
+            + " -s " + dir.resolve("sock") + " -l -",
+        "priority=10",
+        "startsecs=0",
+        "autorestart=false",
+        "stopsignal=INT",
+        "stopasgroup=true",
+        "stopwaitsecs=60",
+        "stdout_logfile=" + dir.resolve("automaton.log"),
+        "redirect_stderr=true",
+        ""));
+    Files.writeString(programs.resolve("kontrol.conf"), String.join("\n",
+        "[program:kontrol]",
+        "command=" + jvm + " io.kontrol.agent.cli.KontrolCommand run",
+        "priority=20",
+        "startsecs=0",
+        "autorestart=false",
+        "stopsignal=INT",
+        "stopwaitsecs=30",
+        "stdout_logfile=" + dir.resolve("kontrol.log"),
+        "redirect_stderr=true",
+        ""));
+
+    String app = "boot" + System.nanoTime() % 100_000;
+    int port = freePort();
+    Map<String, String> env = new HashMap<>();
+    env.put("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+    env.put("HOME", dir.toString());
+    env.put("KONTROL_ETCD", ETCD.endpointList());
+    env.put("KONTROL_MODE", "master,slave");
+    env.put("KONTROL_ID", "boot-0");
+    env.put("KONTROL_IP", "127.0.0.9");
+    env.put("KONTROL_LABELS", "{\"app\":\"" + app + "\",\"role\":\"test\"}");
+    env.put("KONTROL_ANNOTATIONS", "{\"kontrol.unity3d.com/opentsdb\":\"tsdb.example:4243\"}");
+    env.put("KONTROL_TTL", "5");
+    env.put("KONTROL_DAMPER", "0");
+    env.put("KONTROL_PORT", String.valueOf(port));
+    env.put("KONTROL_SOCKET", dir.resolve("sock").toString());
+    env.put("KONTROL_SUPERVISOR_DIR", programs.toString());
+    env.put("KONTROL_TELEGRAF_CONF", dir.resolve("telegraf.conf").toString());
+
+    try (ImdsFixture silent = ImdsFixture.silent(); Client etcd = ETCD.newClient()) {
+      env.put("AWS_EC2_METADATA_SERVICE_ENDPOINT", silent.endpoint().toString());
+      ProcessBuilder pb = new ProcessBuilder(List.of(java(), "-cp", classpath(), "io.kontrol.agent.cli.KontrolCommand", "boot"))
+          .redirectErrorStream(true).redirectOutput(dir.resolve("boot.log").toFile());
+      pb.environment().clear();
+      pb.environment().putAll(env);
+      Process boot = pb.start();
+      try {
+        ByteSequence key = ByteSequence.from(new Group("default", app).podKey("boot-0"), StandardCharsets.UTF_8);
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+            .until(() -> etcd.getKVClient().get(key).get(5, TimeUnit.SECONDS).getCount() == 1);
+
+        // identity reached the programs, the metrics configuration was rendered
+        await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(seenEnv));
+        assertThat(Files.readString(seenEnv).trim()).isEqualTo("boot-0 127.0.0.9");
+        String telegraf = Files.readString(dir.resolve("telegraf.conf"));
+        assertThat(telegraf).contains("host = \"tsdb.example\"").contains("port = 4243")
+            .contains("app = \"" + app + "\"").contains("service_address = \"127.0.0.1:8125\"");
+
+        // kontrol status reads the local agent through its peer API
+        StringWriter out = new StringWriter();
+        await().atMost(Duration.ofSeconds(20)).until(() -> {
+          out.getBuffer().setLength(0);
+          return KontrolCommand.commandLine(new KontrolCommand(env)).setOut(new PrintWriter(out)).execute("status", "--json") == 0;
+        });
+        assertThat(out.toString()).contains("\"id\" : \"boot-0\"").contains("\"automaton_state\" : \"setup\"")
+            .contains("/kontrol/default/" + app);
+
+        String log = Files.readString(dir.resolve("boot.log"));
+        Matcher m = Pattern.compile("supervisord started pid=(\\d+)").matcher(log);
+        assertThat(m.find()).as(log).isTrue();
+        long supervisordPid = Long.parseLong(m.group(1));
+
+        boot.destroy(); // SIGTERM, as the kubelet sends it
+        assertThat(boot.waitFor(120, TimeUnit.SECONDS)).as("boot exits").isTrue();
+        assertThat(boot.exitValue()).isZero();
+        assertThat(marker).as("the automaton ran its terminal state").exists();
+        assertThat(etcd.getKVClient().get(key).get(5, TimeUnit.SECONDS).getCount()).as("record gone").isZero();
+        assertThat(ProcessHandle.of(supervisordPid).map(ProcessHandle::isAlive).orElse(false)).as("supervisord exited").isFalse();
+        // the metadata endpoint that never answers cost boot a few seconds at most
+        Matcher ready = Pattern.compile("boot: ready in (\\d+) ms").matcher(log);
+        assertThat(ready.find()).as(log).isTrue();
+        assertThat(Long.parseLong(ready.group(1))).isLessThan(10_000);
+      } finally {
+        if (boot.isAlive()) {
+          boot.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+}
