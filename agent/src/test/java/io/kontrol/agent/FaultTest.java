@@ -1,0 +1,149 @@
+package io.kontrol.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.etcd.jetcd.Client;
+import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.testing.EtcdCluster;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Faults on a 3-member etcd: a killed leader process, member restarts, a full outage. */
+@Timeout(240)
+class FaultTest {
+  @RegisterExtension static final EtcdCluster ETCD = EtcdCluster.builder().withNodes(3).build();
+  static Client etcd;
+
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void client() {
+    etcd = ETCD.newClient();
+  }
+
+  @AfterAll
+  static void closeClient() {
+    etcd.close();
+  }
+
+  private Map<String, String> pod(CallbackLog cb, String app, String id) {
+    Map<String, String> env = cb.into(Pods.env(ETCD, app, app, id, "master,slave"));
+    env.put("KONTROL_DAMPER", "1");
+    return env;
+  }
+
+  /** Who holds the election of {@code g}, by its proposal (the pod id); null when nobody. */
+  private static String leaderOf(Group g) {
+    try {
+      return etcd.getElectionClient()
+          .leader(Pods.bytes(g.leaderKey()))
+          .get(3, TimeUnit.SECONDS)
+          .getKv()
+          .getValue()
+          .toString(StandardCharsets.UTF_8);
+    } catch (Exception e) {
+      return null;
+    }
+  }
+
+  @Test
+  void aSigkilledLeaderIsReplacedAndTheSuccessorCallsBackWithinFoverPlusDamperPlusTwo() throws Exception {
+    String app = Pods.app("kill");
+    Group g = Pods.group(app);
+    CallbackLog cb = new CallbackLog(dir);
+    Map<String, String> env = pod(cb, app, "victim");
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb =
+        new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), "io.kontrol.agent.cli.KontrolCommand", "run")
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("victim.log").toFile());
+    pb.environment().clear();
+    pb.environment().putAll(env);
+    Process victim = pb.start();
+    List<Agent> agents = new ArrayList<>();
+    try {
+      await().atMost(Duration.ofSeconds(30)).until(() -> "victim".equals(leaderOf(g)));
+      agents.add(Pods.start(pod(cb, app, "b")));
+      agents.add(Pods.start(pod(cb, app, "c")));
+      await().atMost(Duration.ofSeconds(15)).until(() -> cb.last() != null && cb.last().ids().size() == 3);
+      assertThat(cb.last().by()).isEqualTo("victim");
+
+      victim.destroyForcibly();
+      long t0 = System.currentTimeMillis();
+      victim.waitFor(5, TimeUnit.SECONDS);
+      // FOVER 3 + damper 1 + 2
+      await().atMost(Duration.ofSeconds(6)).until(() -> !cb.last().by().equals("victim"));
+      CallbackLog.Call first = cb.calls().stream().filter(c -> !c.by().equals("victim")).findFirst().orElseThrow();
+      assertThat(first.atMillis() - t0).isLessThan(6000);
+      assertThat(Pods.leaders(agents, g)).hasSize(1);
+      // the victim's record goes with its lease; the group converges without it
+      await().atMost(Duration.ofSeconds(5)).until(() -> cb.last().ids().size() == 2 && !cb.last().ids().contains("victim"));
+    } finally {
+      victim.destroyForcibly();
+      Pods.closeAll(agents);
+    }
+  }
+
+  @Test
+  void agentsRecoverFromMemberRestartsAndAFullOutageOfTwiceTheTtl() throws Exception {
+    String app = Pods.app("outage");
+    Group g = Pods.group(app);
+    CallbackLog cb = new CallbackLog(dir);
+    List<Agent> agents = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        agents.add(Pods.start(pod(cb, app, "p" + i)));
+      }
+      await().atMost(Duration.ofSeconds(15)).until(() -> cb.last() != null && cb.last().ids().size() == 3);
+      Map<String, Long> seqs = seqs(g);
+      assertThat(seqs).hasSize(3);
+
+      for (int member = 0; member < 3; member++) {
+        ETCD.restart(member);
+        await().atMost(Duration.ofSeconds(20)).until(() -> seqs(g).equals(seqs) && Pods.leaders(agents, g).size() == 1);
+      }
+
+      ETCD.stopAll();
+      // the fault itself: etcd stays down for twice the 2 s TTL (and longer than FOVER 3 s)
+      Thread.sleep(4500);
+      long restarted = System.currentTimeMillis();
+      ETCD.startAll();
+
+      await().atMost(Duration.ofSeconds(30)).until(() -> seqs(g).equals(seqs));
+      await().atMost(Duration.ofSeconds(20)).until(() -> Pods.leaders(agents, g).size() == 1);
+      await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() -> Pods.leaders(agents, g).size() == 1);
+      Set<Long> distinct = new HashSet<>(seqs(g).values());
+      assertThat(distinct).hasSize(3);
+      String leader = Pods.leaders(agents, g).get(0).config().id();
+      assertThat(leaderOf(g)).isEqualTo(leader);
+      // the leader calls back with the whole group once etcd is back
+      await().atMost(Duration.ofSeconds(20))
+          .until(() -> cb.calls().stream().anyMatch(c -> c.atMillis() > restarted && c.ids().size() == 3));
+    } finally {
+      Pods.closeAll(agents);
+    }
+  }
+
+  private static Map<String, Long> seqs(Group g) throws Exception {
+    Map<String, Long> out = new HashMap<>();
+    for (Map.Entry<String, String> e : Pods.records(etcd, g).entrySet()) {
+      out.put(e.getKey(), CallbackLog.JSON.readTree(e.getValue()).get("seq").asLong());
+    }
+    return out;
+  }
+}
