@@ -16,7 +16,7 @@ import java.util.concurrent.TimeoutException;
  * A real automaton ({@code io.kontrol.automaton.cli.AutomatonCommand}) in a child JVM on the test
  * classpath, driving a manifest written by the test, listening on a socket in a temp dir.
  */
-final class AutomatonProcess implements AutoCloseable {
+public final class AutomatonProcess implements AutoCloseable {
 
   /** States every peer test uses: {@code ready} runs {@code true}, {@code slow} sleeps. */
   static final String MANIFEST = String.join("\n",
@@ -40,8 +40,8 @@ final class AutomatonProcess implements AutoCloseable {
       "");
 
   private final Process process;
-  final Path socket;
-  final Path dir;
+  public final Path socket;
+  public final Path dir;
 
   private AutomatonProcess(Process process, Path socket, Path dir) {
     this.process = process;
@@ -49,7 +49,7 @@ final class AutomatonProcess implements AutoCloseable {
     this.dir = dir;
   }
 
-  static AutomatonProcess start(Path dir) throws IOException {
+  public static AutomatonProcess start(Path dir) throws IOException {
     Path manifest = dir.resolve("lifecycle.yml");
     Files.writeString(manifest, MANIFEST);
     Path socket = dir.resolve("sock");
@@ -72,7 +72,7 @@ final class AutomatonProcess implements AutoCloseable {
     return a;
   }
 
-  String state() throws IOException, TimeoutException {
+  public String state() throws IOException, TimeoutException {
     return new AutomatonClient(socket).send("STATE", Duration.ofSeconds(2));
   }
 
