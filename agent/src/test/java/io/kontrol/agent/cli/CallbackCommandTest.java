@@ -54,10 +54,11 @@ class CallbackCommandTest {
   @Test
   void theStateIsPrintedWhenThePeerListIsUnchanged() throws Exception {
     Map<String, String> env = new HashMap<>();
-    env.put("PODS", "[{\"app\":\"nats\",\"ip\":\"127.0.0.1\",\"payload\":{},\"seq\":1}]");
-    env.put("STATE", "{\"group\":\"nats\",\"peers\":[\"127.0.0.1\"]}");
+    env.put("PODS", "[{\"app\":\"nats\",\"ip\":\"127.0.0.1\",\"nonce\":\"x\",\"payload\":{},\"seq\":1}]");
+    String state = "{\"group\":\"nats\",\"peers\":[\"127.0.0.1\"],\"nonces\":{\"127.0.0.1\":\"x\"}}";
+    env.put("STATE", state);
     assertThat(run(env, "callback", "nats")).isZero();
-    assertThat(out.toString().trim()).isEqualTo("{\"group\":\"nats\",\"peers\":[\"127.0.0.1\"]}");
+    assertThat(out.toString().trim()).isEqualTo(state);
   }
 
   @Test

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -23,7 +24,8 @@ import java.util.function.Consumer;
  *
  * <p>From {@code $PODS} it takes the group's pod IPs; when they differ from the ones in {@code
  * $STATE}, it sends EVERY broker a {@code configure} transition with {@code {"group": ...,
- * "peers": [...]}} and waits for each to finish. The new state is returned only when every broker
+ * "peers": [...]}} and waits for each to finish. A pod restarted with an IP it had before (its
+ * record's nonce changed) is configured alone. The state is that input plus each pod's nonce. The new state is returned only when every broker
  * answered; one that did not makes the whole run fail, so the agent keeps the old state and runs
  * the callback again. A broker that reports a {@code config_error} in its payload is sent the
  * configuration again on every run, so a fixed template is picked up by the next change.
@@ -61,14 +63,17 @@ public final class NatsCallback {
   public String run(String pods, String state) throws CallbackException {
     List<JsonNode> records = records(pods);
     TreeSet<String> peers = new TreeSet<>();
+    // ip -> nonce: a pod restarted with the same IP has a new nonce and a broker to configure
+    TreeMap<String, String> nonces = new TreeMap<>();
     String group = null;
-    List<String> broken = new ArrayList<>();
+    TreeSet<String> broken = new TreeSet<>();
     for (JsonNode record : records) {
       String ip = record.path("ip").asText("");
       if (ip.isEmpty()) {
         throw CallbackException.badInput("a pod record has no ip: " + record);
       }
       peers.add(ip);
+      nonces.put(ip, record.path("nonce").asText(""));
       if (group == null && record.hasNonNull("app")) {
         group = record.get("app").asText();
       }
@@ -80,23 +85,41 @@ public final class NatsCallback {
       throw CallbackException.badInput("$PODS lists no pod: nothing to configure");
     }
 
-    ObjectNode desired = JSON.createObjectNode();
-    desired.put("group", group == null ? "nats" : group);
-    ArrayNode list = desired.putArray("peers");
+    ObjectNode input = JSON.createObjectNode();
+    input.put("group", group == null ? "nats" : group);
+    ArrayNode list = input.putArray("peers");
     peers.forEach(list::add);
-    String next = desired.toString();
+    ObjectNode next = input.deepCopy();
+    ObjectNode seen = next.putObject("nonces");
+    nonces.forEach(seen::put);
 
     JsonNode previous = previous(state);
-    if (desired.equals(previous) && broken.isEmpty()) {
+    TreeSet<String> targets = new TreeSet<>();
+    if (!input.get("group").equals(previous.get("group")) || !input.get("peers").equals(previous.get("peers"))) {
+      targets.addAll(peers);
+    } else {
+      JsonNode before = previous.path("nonces");
+      nonces.forEach(
+          (ip, nonce) -> {
+            if (!nonce.equals(before.path(ip).asText(null))) {
+              targets.add(ip);
+            }
+          });
+      if (!targets.isEmpty()) {
+        log.accept("nats: broker(s) " + targets + " restarted with the same IP: configuring them");
+      }
+      if (!broken.isEmpty()) {
+        log.accept("nats: broker(s) " + broken + " report a config_error: sending the configuration again");
+        targets.addAll(broken);
+      }
+    }
+    if (targets.isEmpty()) {
       log.accept("nats: " + peers.size() + " broker(s) " + peers + " already configured, nothing to do");
-      return next;
+      return next.toString();
     }
-    if (!broken.isEmpty()) {
-      log.accept("nats: broker(s) " + broken + " report a config_error: sending the configuration again");
-    }
-    log.accept("nats: configuring " + peers.size() + " broker(s) with " + next);
-    configureAll(List.copyOf(peers), next);
-    return next;
+    log.accept("nats: configuring " + targets.size() + " of " + peers.size() + " broker(s) with " + input);
+    configureAll(List.copyOf(targets), input.toString());
+    return next.toString();
   }
 
   private void configureAll(List<String> ips, String input) throws CallbackException {

@@ -59,10 +59,26 @@ class NatsCallbackTest {
   }
 
   private static String record(String ip, int seq, String payload) {
+    return record(ip, seq, payload, "n" + ip);
+  }
+
+  private static String record(String ip, int seq, String payload, String nonce) {
     return String.format(
-        "{\"app\":\"nats\",\"id\":\"nats-%d\",\"ip\":\"%s\",\"key\":\"k\",\"nonce\":\"n\",\"payload\":%s,"
+        "{\"app\":\"nats\",\"id\":\"nats-%d\",\"ip\":\"%s\",\"key\":\"k\",\"nonce\":\"%s\",\"payload\":%s,"
             + "\"role\":\"broker\",\"seq\":%d}",
-        seq, ip, payload, seq);
+        seq, ip, nonce, payload, seq);
+  }
+
+  private static String input(String... ips) {
+    return "{\"group\":\"nats\",\"peers\":[\"" + String.join("\",\"", ips) + "\"]}";
+  }
+
+  private static String state(String... ips) {
+    StringBuilder nonces = new StringBuilder();
+    for (String ip : ips) {
+      nonces.append(nonces.length() == 0 ? "" : ",").append("\"").append(ip).append("\":\"n").append(ip).append("\"");
+    }
+    return input(ips).replaceFirst("}$", ",\"nonces\":{" + nonces + "}}");
   }
 
   private static String pods(String... records) {
@@ -75,10 +91,9 @@ class NatsCallbackTest {
     String two = pods(record("10.0.0.2", 1, "{}"), record("10.0.0.1", 2, "{}"));
 
     String state = callback.run(two, "");
-    String expected = "{\"group\":\"nats\",\"peers\":[\"10.0.0.1\",\"10.0.0.2\"]}";
-    assertThat(state).isEqualTo(expected);
-    assertThat(pods.get("10.0.0.1").configured()).endsWith(expected);
-    assertThat(pods.get("10.0.0.2").configured()).endsWith(expected);
+    assertThat(state).isEqualTo(state("10.0.0.1", "10.0.0.2"));
+    assertThat(pods.get("10.0.0.1").configured()).endsWith(input("10.0.0.1", "10.0.0.2"));
+    assertThat(pods.get("10.0.0.2").configured()).endsWith(input("10.0.0.1", "10.0.0.2"));
 
     // same pods again (the agent re-runs on any record change): no transition at all
     assertThat(callback.run(two, state)).isEqualTo(state);
@@ -87,16 +102,30 @@ class NatsCallbackTest {
     // a third broker joins: all three get the new list, the old ones included
     String three = pods(record("10.0.0.2", 1, "{}"), record("10.0.0.1", 2, "{}"), record("10.0.0.3", 3, "{}"));
     String next = callback.run(three, state);
-    assertThat(next).isEqualTo("{\"group\":\"nats\",\"peers\":[\"10.0.0.1\",\"10.0.0.2\",\"10.0.0.3\"]}");
+    assertThat(next).isEqualTo(state("10.0.0.1", "10.0.0.2", "10.0.0.3"));
     for (BrokerPod pod : pods.values()) {
-      assertThat(pod.configured()).endsWith(next);
+      assertThat(pod.configured()).endsWith(input("10.0.0.1", "10.0.0.2", "10.0.0.3"));
     }
+  }
+
+  @Test
+  void aBrokerRestartedWithTheSameIpIsConfiguredAloneForItsNewNonce() throws Exception {
+    String state = state("10.0.0.1", "10.0.0.2");
+    int one = pods.get("10.0.0.1").configured().size();
+    int two = pods.get("10.0.0.2").configured().size();
+
+    String next =
+        callback.run(pods(record("10.0.0.1", 1, "{}"), record("10.0.0.2", 2, "{}", "restarted")), state);
+
+    assertThat(next).contains("\"10.0.0.2\":\"restarted\"");
+    assertThat(pods.get("10.0.0.2").configured()).hasSize(two + 1).endsWith(input("10.0.0.1", "10.0.0.2"));
+    assertThat(pods.get("10.0.0.1").configured()).hasSize(one);
   }
 
   @Test
   void aBrokerReportingAConfigErrorIsSentTheConfigurationAgain() throws Exception {
     String records = pods(record("10.0.0.1", 1, "{}"), record("10.0.0.2", 2, "{\"config_error\":\"line 3: ...\"}"));
-    String state = "{\"group\":\"nats\",\"peers\":[\"10.0.0.1\",\"10.0.0.2\"]}";
+    String state = state("10.0.0.1", "10.0.0.2");
     int before = pods.get("10.0.0.2").configured().size();
 
     assertThat(callback.run(records, state)).isEqualTo(state);
