@@ -173,7 +173,7 @@ public final class AutomatonCommand implements Callable<Integer> {
       Runtime.getRuntime().addShutdownHook(hook);
       Signals.onTermination(signal -> {
         log.info("received SIG{}", signal);
-        machine.shutdown("SIG" + signal);
+        machine.shutdown("SIG" + signal, true);
       });
       machine.start();
       server.start();

@@ -68,6 +68,9 @@ public final class Machine implements Closeable {
 
   private static final Logger log = LoggerFactory.getLogger("automaton");
   private static final Logger output = LoggerFactory.getLogger("automaton.script");
+  /** How long a script's exit waits for its output to be logged. */
+  private static final long DRAIN_WAIT_MS = 200;
+
   private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
 
   private final Manifest manifest;
@@ -85,6 +88,8 @@ public final class Machine implements Closeable {
   private final ArrayDeque<Transition> queue = new ArrayDeque<>();
   private final Map<String, String> vars = new LinkedHashMap<>();
   private Run run;
+  /** Process groups sent SIGTERM whose SIGKILL is still to come (their leader may be gone). */
+  private final java.util.Set<Long> pendingKills = new java.util.HashSet<>();
   private boolean stopping;
   private long stopDeadline;
 
@@ -185,7 +190,16 @@ public final class Machine implements Closeable {
    * Pending transitions are dropped (their WAIT callers get false). Idempotent.
    */
   public CompletableFuture<Void> shutdown(String reason) {
-    if (!post(() -> stop(reason))) {
+    return shutdown(reason, false);
+  }
+
+  /**
+   * As {@link #shutdown(String)}; when {@code urgent} (SIGTERM, SIGINT) a running script is sent
+   * SIGTERM at once instead of after the settling delay (a {@code force} script is still waited
+   * for, within the terminal timeout).
+   */
+  public CompletableFuture<Void> shutdown(String reason, boolean urgent) {
+    if (!post(() -> stop(reason, urgent))) {
       terminated.complete(null);
     }
     return terminated;
@@ -211,10 +225,17 @@ public final class Machine implements Closeable {
         loop.execute(() -> {
           try {
             if (run != null && run.process.isAlive()) {
-              log.info("[{}] killing pid {} (automaton closing)", run.spec.tag(), run.pid);
-              ProcessGroups.signal(run.pid, "KILL");
+              log.info("[{}] killing process group {} (automaton closing)", run.spec.tag(), run.pid);
+              pendingKills.add(run.pid);
               run.process.destroyForcibly();
             }
+            // nothing a script started may outlive automaton, not even a preempted script's children
+            for (long pgid : pendingKills) {
+              if (ProcessGroups.signal(pgid, "KILL")) {
+                log.info("sent SIGKILL to process group {} (automaton closing)", pgid);
+              }
+            }
+            pendingKills.clear();
             for (Transition t : queue) {
               t.done.complete(false);
             }
@@ -318,12 +339,23 @@ public final class Machine implements Closeable {
     log.debug("[{}] started pid {}", spec.tag(), r.pid);
     String tag = spec.tag();
     long pid = r.pid;
+    CompletableFuture<Void> drained = new CompletableFuture<>();
     try {
-      pumps.execute(new OutputPump(process.getInputStream(), line -> output.info("[{}] pid {} | {}", tag, pid, line)));
+      pumps.execute(() -> {
+        try {
+          new OutputPump(process.getInputStream(), line -> output.info("[{}] pid {} | {}", tag, pid, line)).run();
+        } finally {
+          drained.complete(null);
+        }
+      });
     } catch (RejectedExecutionException e) {
-      // closing: output is not needed any more
+      drained.complete(null); // closing: output is not needed any more
     }
-    process.onExit().whenComplete((p, e) -> post(() -> exited(r)));
+    // The script is over when its shell exits. Its last lines are usually still in the pipe then:
+    // give the pump a moment to log them first (children left running may hold the pipe open, so
+    // this wait is bounded).
+    process.onExit().thenCompose(p -> drained.copy().completeOnTimeout(null, DRAIN_WAIT_MS, TimeUnit.MILLISECONDS))
+        .whenComplete((v, e) -> post(() -> exited(r)));
     if (!queue.isEmpty()) {
       preemptLater();
     }
@@ -390,24 +422,30 @@ public final class Machine implements Closeable {
     }
     r.signalled = why;
     log.info("[{}] sending SIGTERM to process group {} ({})", r.spec.tag(), r.pid, why);
+    pendingKills.add(r.pid);
     offLoop(() -> {
       if (!ProcessGroups.signal(r.pid, "TERM")) {
         r.process.destroy();
       }
     });
-    schedule(() -> offLoop(() -> {
-      // the group may outlive its leader: children that ignore SIGTERM get SIGKILL too
-      boolean leaderAlive = r.process.isAlive();
-      if (ProcessGroups.signal(r.pid, "KILL")) {
-        log.info("[{}] sent SIGKILL to process group {} after {} ms grace", r.spec.tag(), r.pid, settings.killGrace().toMillis());
+    schedule(() -> {
+      if (!pendingKills.remove(r.pid)) {
+        return; // done by close()
       }
-      if (leaderAlive) {
-        r.process.destroyForcibly();
-      }
-    }), settings.killGrace().toNanos());
+      offLoop(() -> {
+        // the group may outlive its leader: children that ignore SIGTERM get SIGKILL too
+        boolean leaderAlive = r.process.isAlive();
+        if (ProcessGroups.signal(r.pid, "KILL")) {
+          log.info("[{}] sent SIGKILL to process group {} after {} ms grace", r.spec.tag(), r.pid, settings.killGrace().toMillis());
+        }
+        if (leaderAlive) {
+          r.process.destroyForcibly();
+        }
+      });
+    }, settings.killGrace().toNanos());
   }
 
-  private void stop(String reason) {
+  private void stop(String reason, boolean urgent) {
     if (stopping) {
       log.info("shutdown already in progress ({})", reason);
       return;
@@ -434,7 +472,8 @@ public final class Machine implements Closeable {
       }
       return;
     }
-    queue.add(new Transition(manifest.terminal(), "", Mode.GOTO, System.nanoTime(), true));
+    long queued = System.nanoTime() - (urgent ? settings.settle().toNanos() : 0);
+    queue.add(new Transition(manifest.terminal(), "", Mode.GOTO, queued, true));
     if (run == null) {
       advance();
     } else {

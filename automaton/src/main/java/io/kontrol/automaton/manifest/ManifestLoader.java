@@ -183,6 +183,8 @@ public final class ManifestLoader {
       Map<String, StateSpec> states = new LinkedHashMap<>();
       Map<String, Node> declared = new HashMap<>();
       List<NodeTuple> nexts = new ArrayList<>();
+      int declaredItems = 0;
+      int unnamed = 0;
       NodeTuple statesTuple = keys.get("states");
       if (statesTuple == null) {
         problem(root, "missing key 'states': the list of states");
@@ -194,11 +196,18 @@ public final class ManifestLoader {
           problem(list, "'states' is empty: a manifest needs at least one state");
         } else {
           for (Node item : ((SequenceNode) list).getValue()) {
-            state(item, states, declared, nexts);
+            declaredItems++;
+            if (!state(item, states, declared, nexts)) {
+              unnamed++;
+            }
           }
         }
       }
 
+      if (declaredItems == 0 || unnamed > 0) {
+        // without a complete list of states, "names no state" would only be noise
+        throw new ManifestException(problems);
+      }
       check(keys.get("initial"), initial, states, "initial");
       check(keys.get("terminal"), terminal, states, "terminal");
       for (NodeTuple t : nexts) {
@@ -238,10 +247,11 @@ public final class ManifestLoader {
       return new Manifest(source, initial, terminal, states, warnings);
     }
 
-    private void state(Node item, Map<String, StateSpec> states, Map<String, Node> declared, List<NodeTuple> nexts) {
+    /** Validates one state; false when it has no usable name (so references cannot be checked). */
+    private boolean state(Node item, Map<String, StateSpec> states, Map<String, Node> declared, List<NodeTuple> nexts) {
       if (!(item instanceof MappingNode)) {
         problem(item, "a state must be a mapping with at least 'tag', found " + describe(item));
-        return;
+        return false;
       }
       Map<String, NodeTuple> keys = keys((MappingNode) item, STATE_KEYS, "state ");
       NodeTuple tagTuple = keys.get("tag");
@@ -249,10 +259,12 @@ public final class ManifestLoader {
         problem(item, "missing key 'tag': every state needs a name");
       }
       String tag = string(tagTuple, "tag");
+      boolean named = tag != null;
       if (tag != null) {
         if (tag.isEmpty() || !tag.codePoints().allMatch(c -> c > ' ' && c != 0x7f && !Character.isWhitespace(c))) {
           problem(tagTuple.getValueNode(), "a state tag must be a non-empty word without spaces: '" + tag + "'");
           tag = null;
+          named = false;
         } else if (declared.containsKey(tag)) {
           Node first = declared.get(tag);
           problem(tagTuple.getValueNode(), "duplicate state '" + tag + "' (first declared at line "
@@ -304,6 +316,7 @@ public final class ManifestLoader {
         int line = item.getStartMark().map(m -> m.getLine() + 1).orElse(0);
         states.put(tag, new StateSpec(tag, shell, next, force, line));
       }
+      return named;
     }
 
     /** The keys of a mapping; reports non-string, duplicate and unknown keys. */

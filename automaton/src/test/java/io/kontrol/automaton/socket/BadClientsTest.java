@@ -1,0 +1,267 @@
+package io.kontrol.automaton.socket;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kontrol.automaton.testing.AutomatonProcess;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Clients that misbehave get KO or a clean close, alone: after each test the same automaton still
+ * answers and is still in its state.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class BadClientsTest {
+
+  static final String MANIFEST = String.join("\n",
+      "initial: idle",
+      "terminal: end",
+      "states:",
+      "- tag: idle",
+      "  next: [busy]",
+      "- tag: busy",
+      "  shell: sleep 300",
+      "- tag: end",
+      "");
+
+  Path dir;
+  AutomatonProcess automaton;
+  ExecutorService pool = Executors.newCachedThreadPool();
+
+  @BeforeAll
+  void start() throws Exception {
+    dir = Files.createTempDirectory("automaton-bad-clients");
+    automaton = AutomatonProcess.start(dir, MANIFEST, "--read-timeout", "1");
+  }
+
+  @AfterAll
+  void stop() {
+    pool.shutdownNow();
+    automaton.close();
+  }
+
+  @AfterEach
+  void machineIsUnharmed() throws Exception {
+    assertThat(automaton.process().isAlive()).isTrue();
+    assertThat(automaton.state()).isEqualTo("idle");
+    assertThat(automaton.socat("STATE")).isEqualTo("idle");
+  }
+
+  @Test
+  void unknownCommandsEmptyLinesAndLowerCaseAreKo() throws Exception {
+    for (String line : new String[] {"HELLO", "", "state", "goto busy", "Goto busy", "GOTO", "GOTO  busy", " STATE",
+        "GOTO nosuch", "WAIT nosuch", "SET", "SET 9X y"}) {
+      assertThat(automaton.socat(line)).as("'%s'", line).isEqualTo("KO");
+    }
+  }
+
+  @Test
+  void binaryBytesAreKo() throws Exception {
+    assertThat(socat(new byte[] {0, 1, 2, (byte) 0xff, (byte) 0xfe, '\n'})).isEqualTo("KO");
+    assertThat(socat(new byte[] {'G', 'O', 'T', 'O', ' ', 'b', 'u', 's', 'y', ' ', 0, '\n'})).isEqualTo("KO");
+    assertThat(socat(new byte[] {'S', 'T', 'A', 'T', 'E', ' ', (byte) 0xc3, (byte) 0x28, '\n'})).as("not UTF-8").isEqualTo("KO");
+    assertThat(socat("\u001b[2J\u001b[HSTATE\n".getBytes(StandardCharsets.UTF_8))).isEqualTo("KO");
+  }
+
+  @Test
+  void aLineOver64KibIsKoAndNothingOfItIsApplied() throws Exception {
+    String tooLong = "GOTO busy " + "x".repeat(SocketServer.MAX_LINE);
+    assertThat(socat((tooLong + "\n").getBytes(StandardCharsets.US_ASCII))).isEqualTo("KO");
+    assertThat(exchange((tooLong + "\n").getBytes(StandardCharsets.US_ASCII), false)).isEqualTo("KO");
+
+    String atLimit = "SET BIG " + "y".repeat(SocketServer.MAX_LINE - "SET BIG ".length());
+    assertThat(atLimit).hasSize(SocketServer.MAX_LINE);
+    assertThat(socat((atLimit + "\n").getBytes(StandardCharsets.US_ASCII))).as("exactly 64 KiB is fine").isEqualTo("OK");
+  }
+
+  @Test
+  void aClientThatNeverSendsANewlineGetsKoAfterTheReadTimeoutAndBlocksNobody() throws Exception {
+    try (SocketChannel silent = connect()) {
+      silent.write(ByteBuffer.wrap("STATE".getBytes(StandardCharsets.US_ASCII)));
+      long t0 = System.nanoTime();
+      assertThat(automaton.send("STATE")).as("others are served meanwhile").isEqualTo("idle");
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(500));
+      assertThat(readAll(silent)).isEqualTo("KO");
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isBetween(Duration.ofMillis(500), Duration.ofSeconds(5));
+    }
+  }
+
+  @Test
+  void aLineWithoutNewlineEndedByEofCountsLikeTheOriginal() throws Exception {
+    assertThat(exchange("STATE".getBytes(StandardCharsets.US_ASCII), true)).isEqualTo("idle");
+    assertThat(socat("STATE".getBytes(StandardCharsets.US_ASCII))).isEqualTo("idle");
+  }
+
+  @Test
+  void clientsThatDisconnectBeforeTheReplyHarmNothing() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      try (SocketChannel c = connect()) {
+        c.write(ByteBuffer.wrap("STATE\n".getBytes(StandardCharsets.US_ASCII)));
+      }
+      try (SocketChannel c = connect()) {
+        // connects and leaves without a word
+      }
+      try (SocketChannel c = connect()) {
+        c.write(ByteBuffer.wrap("STA".getBytes(StandardCharsets.US_ASCII)));
+      }
+      try (SocketChannel c = connect()) {
+        c.write(ByteBuffer.wrap("WAIT nosuch\n".getBytes(StandardCharsets.US_ASCII)));
+      }
+    }
+  }
+
+  @Test
+  void fiveHundredClientsAtOnce() throws Exception {
+    List<SocketChannel> clients = new ArrayList<>();
+    try {
+      for (int i = 0; i < 500; i++) {
+        clients.add(connect());
+      }
+      // 0: STATE, 1: garbage, 2: silent, 3: leaves at once, 4: unknown state
+      for (int i = 0; i < clients.size(); i++) {
+        SocketChannel c = clients.get(i);
+        switch (i % 5) {
+          case 0 -> c.write(ByteBuffer.wrap("STATE\n".getBytes(StandardCharsets.US_ASCII)));
+          case 1 -> c.write(ByteBuffer.wrap(new byte[] {0, (byte) 0xff, '\n'}));
+          case 3 -> c.close();
+          case 4 -> c.write(ByteBuffer.wrap("GOTO nosuch\n".getBytes(StandardCharsets.US_ASCII)));
+          default -> { }
+        }
+      }
+      long t0 = System.nanoTime();
+      assertThat(automaton.send("STATE")).isEqualTo("idle");
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("served while 500 others are connected").isLessThan(Duration.ofSeconds(1));
+
+      List<CompletableFuture<String>> replies = new ArrayList<>();
+      for (int i = 0; i < clients.size(); i++) {
+        if (i % 5 == 3) {
+          continue;
+        }
+        SocketChannel c = clients.get(i);
+        replies.add(CompletableFuture.supplyAsync(() -> {
+          try {
+            return readAll(c);
+          } catch (IOException e) {
+            return "error: " + e;
+          }
+        }, pool));
+      }
+      int i = 0;
+      for (int k = 0; k < clients.size(); k++) {
+        if (k % 5 == 3) {
+          continue;
+        }
+        String reply = replies.get(i++).get(10, TimeUnit.SECONDS);
+        assertThat(reply).as("client %d", k).isEqualTo(k % 5 == 0 ? "idle" : "KO");
+      }
+    } finally {
+      for (SocketChannel c : clients) {
+        c.close();
+      }
+    }
+  }
+
+  @Test
+  void beyondMaxClientsNewcomersGetKoAndServiceResumes() throws Exception {
+    Path other = Files.createTempDirectory("automaton-max-clients");
+    try (AutomatonProcess small = AutomatonProcess.start(other, MANIFEST, "--max-clients", "5", "--read-timeout", "1")) {
+      List<SocketChannel> held = new ArrayList<>();
+      try {
+        for (int i = 0; i < 5; i++) {
+          held.add(connect(small.socket()));
+        }
+        Thread.sleep(100); // let the server accept them all
+        try (SocketChannel extra = connect(small.socket())) {
+          assertThat(readAll(extra)).isEqualTo("KO");
+        }
+        for (SocketChannel c : held) {
+          assertThat(readAll(c)).as("the idle ones time out").isEqualTo("KO");
+        }
+        assertThat(small.send("STATE")).isEqualTo("idle");
+      } finally {
+        for (SocketChannel c : held) {
+          c.close();
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private String socat(byte[] bytes) throws Exception {
+    return AutomatonProcess.socat(dir, automaton.socket(), bytes, 10);
+  }
+
+  private SocketChannel connect() throws IOException {
+    return connect(automaton.socket());
+  }
+
+  private static SocketChannel connect(Path socket) throws IOException {
+    SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
+    c.connect(UnixDomainSocketAddress.of(socket));
+    return c;
+  }
+
+  /** Writes (ignoring a reset once the server stopped reading), optionally half-closes, reads the reply. */
+  private String exchange(byte[] bytes, boolean halfClose) throws IOException {
+    try (SocketChannel c = connect()) {
+      try {
+        c.write(ByteBuffer.wrap(bytes));
+        if (halfClose) {
+          c.shutdownOutput();
+        }
+      } catch (IOException e) {
+        // the server answered and closed before reading it all
+      }
+      return readAll(c);
+    }
+  }
+
+  /** Reads until EOF, at most 10 s. */
+  private static String readAll(SocketChannel c) throws IOException {
+    CompletableFuture<String> f = CompletableFuture.supplyAsync(() -> {
+      try {
+        ByteBuffer buf = ByteBuffer.allocate(1024);
+        StringBuilder sb = new StringBuilder();
+        int n;
+        while ((n = c.read(buf)) >= 0) {
+          buf.flip();
+          sb.append(StandardCharsets.UTF_8.decode(buf));
+          buf.clear();
+          if (n == 0) {
+            Thread.onSpinWait();
+          }
+        }
+        return sb.toString().trim();
+      } catch (IOException e) {
+        return "error: " + e;
+      }
+    });
+    try {
+      return f.get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      c.close();
+      throw new IOException("no complete reply within 10 s", e);
+    }
+  }
+}
