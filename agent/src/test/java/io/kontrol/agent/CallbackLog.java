@@ -32,6 +32,7 @@ final class CallbackLog {
             "\n",
             "#!/bin/sh",
             "echo \"$(date +%s%3N) $KONTROL_ID $MD5 $PODS\" >> \"$CB_DIR/calls\"",
+            "[ \"$(cat \"$PODS_FILE\")\" = \"$PODS\" ] || echo \"PODS_FILE differs from PODS\" >> \"$CB_DIR/errors\"",
             "mode=$(cat \"$CB_DIR/mode\" 2>/dev/null || echo ok)",
             "case \"$mode\" in",
             "  ok) printf '{\"by\":\"%s\",\"md5\":\"%s\"}\\n' \"$KONTROL_ID\" \"$MD5\" ;;",
@@ -81,6 +82,12 @@ final class CallbackLog {
   Call last() throws IOException {
     List<Call> c = calls();
     return c.isEmpty() ? null : c.get(c.size() - 1);
+  }
+
+  /** Problems the script noticed in its environment (none expected). */
+  List<String> errors() throws IOException {
+    Path f = dir.resolve("errors");
+    return Files.exists(f) ? Files.readAllLines(f) : List.of();
   }
 
   int count() throws IOException {

@@ -70,6 +70,7 @@ class LeaderTest {
               .map(Map.Entry::getKey)
               .toList();
       assertThat(cb.last().ids()).as("ordered by seq").isEqualTo(bySeq);
+      assertThat(cb.errors()).as("$PODS_FILE holds $PODS").isEmpty();
       // the state is the callback's stdout, written by the leader
       await().atMost(Duration.ofSeconds(5)).until(() -> leader.status().lastState().isPresent());
       assertThat(Pods.value(etcd, g.stateKey())).contains(cb.last().md5());

@@ -2,6 +2,10 @@ package io.kontrol.agent.callback;
 
 import io.kontrol.agent.watch.Snapshot;
 import java.io.Closeable;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -28,6 +32,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class CallbackScheduler implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(CallbackScheduler.class);
+  /** Linux's limit on one environment string (MAX_ARG_STRLEN), with room for "PODS=". */
+  private static final int MAX_ENV_VALUE = 128 * 1024 - 16;
 
   /** Reads the group now. */
   @FunctionalInterface
@@ -155,7 +161,21 @@ public final class CallbackScheduler implements Closeable {
     }
     LOG.info("callback started group={} digest={} pods={}", group, s.md5(), s.pods().size());
     Map<String, String> e = new HashMap<>(env);
-    e.put("PODS", s.podsJson());
+    Path podsFile = null;
+    try {
+      // $PODS_FILE too: Linux refuses one variable over 128 KiB, about 800 records
+      podsFile = Files.createTempFile("kontrol-pods-", ".json");
+      Files.writeString(podsFile, s.podsJson());
+      e.put("PODS_FILE", podsFile.toString());
+    } catch (IOException io) {
+      LOG.warn("cannot write PODS_FILE group={} error={}", group, io.getMessage());
+    }
+    if (s.podsJson().getBytes(StandardCharsets.UTF_8).length < MAX_ENV_VALUE) {
+      e.put("PODS", s.podsJson());
+    } else {
+      e.remove("PODS");
+      LOG.warn("group too large for $PODS group={} pods={}: only $PODS_FILE is set", group, s.pods().size());
+    }
     e.put("MD5", s.md5());
     e.put("HASH", s.md5());
     e.remove("STATE");
@@ -167,6 +187,14 @@ public final class CallbackScheduler implements Closeable {
       LOG.info("callback stopped group={} digest={} (no longer leading)", group, s.md5());
       Thread.currentThread().interrupt();
       return;
+    } finally {
+      if (podsFile != null) {
+        try {
+          Files.deleteIfExists(podsFile);
+        } catch (IOException ignored) {
+          // a temp file
+        }
+      }
     }
     Optional<String> state = r.state();
     if (state.isEmpty()) {
