@@ -1,0 +1,173 @@
+package io.kontrol.agent.boot;
+
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.testing.EtcdCluster;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Benchmark (not a test), against a real etcd on loopback:
+ *
+ * <ul>
+ *   <li>{@code boot [RUNS]}: {@code kontrol boot} process start to the pod's record in etcd, with
+ *       supervisord starting the automaton and the agent (child JVMs with the image's sidecar
+ *       flags);
+ *   <li>{@code rss [SECONDS]}: three agents ({@code kontrol run}, master+slave of one group) idle
+ *       for SECONDS, then the resident memory of each.
+ * </ul>
+ *
+ * <pre>
+ * java -cp CLASSPATH [-Dkontrol.jar=agent-all.jar -Dautomaton.jar=automaton-all.jar] io.kontrol.agent.boot.BootBench boot 5
+ * java -cp CLASSPATH [...] io.kontrol.agent.boot.BootBench rss 600
+ * </pre>
+ */
+public final class BootBench {
+
+  /** The sidecar JVM flags of the image's launcher (images/base/Dockerfile, KONTROL_JAVA_OPTS). */
+  static final String JAVA_OPTS = "-Xms8m -Xmx96m -Xss512k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "
+      + "-XX:MaxMetaspaceSize=96m -XX:ReservedCodeCacheSize=32m -XX:+ExitOnOutOfMemoryError -Xshare:auto";
+
+  private BootBench() {}
+
+  public static void main(String[] args) throws Exception {
+    String what = args.length > 0 ? args[0] : "boot";
+    try (EtcdCluster etcd = EtcdCluster.builder().withNodes(1).build()) {
+      etcd.start();
+      if (what.equals("rss")) {
+        rss(etcd, args.length > 1 ? Integer.parseInt(args[1]) : 600);
+      } else {
+        boot(etcd, args.length > 1 ? Integer.parseInt(args[1]) : 5);
+      }
+    }
+  }
+
+  static String java() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  /**
+   * The command line of {@code kontrol} or {@code automaton}: as the image's launcher runs it
+   * ({@code -jar} with the jar's class-data archive when there is one) when {@code
+   * -Dkontrol.jar=...}/{@code -Dautomaton.jar=...} name the shaded jars, else from this classpath.
+   */
+  static List<String> launch(String tool) {
+    List<String> cmd = new ArrayList<>(List.of(java()));
+    cmd.addAll(List.of(JAVA_OPTS.split(" ")));
+    String jar = System.getProperty(tool + ".jar");
+    if (jar != null) {
+      Path jsa = Path.of(jar.replaceAll("\\.jar$", ".jsa"));
+      if (Files.exists(jsa)) {
+        cmd.add("-XX:SharedArchiveFile=" + jsa);
+      }
+      cmd.addAll(List.of("-jar", jar));
+    } else {
+      cmd.addAll(List.of("-cp", System.getProperty("java.class.path"),
+          tool.equals("kontrol") ? "io.kontrol.agent.cli.KontrolCommand" : "io.kontrol.automaton.cli.AutomatonCommand"));
+    }
+    return cmd;
+  }
+
+  static int freePort() throws Exception {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  static Map<String, String> env(EtcdCluster etcd, String app, String id, Path dir) throws Exception {
+    Map<String, String> env = new HashMap<>();
+    env.put("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+    env.put("HOME", dir.toString());
+    env.put("KONTROL_ETCD", etcd.endpointList());
+    env.put("KONTROL_MODE", "master,slave");
+    env.put("KONTROL_ID", id);
+    env.put("KONTROL_IP", "127.0.0." + (10 + Math.floorMod(id.hashCode(), 200)));
+    env.put("KONTROL_LABELS", "{\"app\":\"" + app + "\",\"role\":\"bench\"}");
+    env.put("KONTROL_ANNOTATIONS", "{}");
+    env.put("KONTROL_PORT", String.valueOf(freePort()));
+    env.put("KONTROL_SOCKET", dir.resolve("sock").toString());
+    env.put("AWS_EC2_METADATA_DISABLED", "true");
+    return env;
+  }
+
+  static void boot(EtcdCluster etcd, int runs) throws Exception {
+    long[] ms = new long[runs];
+    for (int r = 0; r < runs; r++) {
+      Path dir = Files.createTempDirectory("boot-bench");
+      Path programs = Files.createDirectories(dir.resolve("programs"));
+      Files.writeString(dir.resolve("lifecycle.yml"),
+          "initial: setup\nterminal: shutdown\nstates:\n- tag: setup\n  next: ['*']\n- tag: shutdown\n");
+      Files.writeString(programs.resolve("automaton.conf"), "[program:automaton]\ncommand="
+          + String.join(" ", launch("automaton")) + " " + dir.resolve("lifecycle.yml") + " -s " + dir.resolve("sock")
+          + " -l -\npriority=10\nstartsecs=0\nstopsignal=INT\nstopasgroup=true\nstdout_logfile=" + dir.resolve("a.log")
+          + "\nredirect_stderr=true\n");
+      Files.writeString(programs.resolve("kontrol.conf"), "[program:kontrol]\ncommand="
+          + String.join(" ", launch("kontrol")) + " run\npriority=20\nstartsecs=0\nstopsignal=INT\nstdout_logfile="
+          + dir.resolve("k.log") + "\nredirect_stderr=true\n");
+      String app = "bench" + r + System.nanoTime() % 10_000;
+      Map<String, String> env = env(etcd, app, "boot-" + r, dir);
+      env.put("KONTROL_SUPERVISOR_DIR", programs.toString());
+      env.put("KONTROL_TELEGRAF_CONF", dir.resolve("telegraf.conf").toString());
+      List<String> cmd = launch("kontrol");
+      cmd.add("boot");
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("boot.log").toFile());
+      pb.environment().clear();
+      pb.environment().putAll(env);
+      try (Client c = etcd.newClient()) {
+        ByteSequence key = ByteSequence.from(new Group("default", app).podKey("boot-" + r), StandardCharsets.UTF_8);
+        long t0 = System.nanoTime();
+        Process boot = pb.start();
+        while (c.getKVClient().get(key).get(5, TimeUnit.SECONDS).getCount() == 0) {
+          if (System.nanoTime() - t0 > TimeUnit.SECONDS.toNanos(60)) {
+            throw new IllegalStateException("not registered after 60 s; see " + dir);
+          }
+          Thread.sleep(5); // polling etcd: the measured event is in another process
+        }
+        ms[r] = (System.nanoTime() - t0) / 1_000_000;
+        System.out.printf("run %d: registered after %d ms%n", r, ms[r]);
+        boot.destroy();
+        boot.waitFor(120, TimeUnit.SECONDS);
+      }
+    }
+    Arrays.sort(ms);
+    System.out.printf("kontrol boot -> registered in etcd, %d runs: median %d ms, min %d ms, max %d ms%n",
+        runs, ms[runs / 2], ms[0], ms[runs - 1]);
+  }
+
+  static void rss(EtcdCluster etcd, int seconds) throws Exception {
+    String app = "rss" + System.nanoTime() % 10_000;
+    List<Process> agents = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        Path dir = Files.createTempDirectory("rss-bench");
+        List<String> cmd = launch("kontrol");
+        cmd.add("run");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("k.log").toFile());
+        pb.environment().clear();
+        pb.environment().putAll(env(etcd, app, "pod-" + i, dir));
+        agents.add(pb.start());
+      }
+      System.out.printf("3 agents started; idle for %d s%n", seconds);
+      Thread.sleep(seconds * 1000L); // the idle period is what is measured
+      for (Process p : agents) {
+        String status = Files.readString(Path.of("/proc/" + p.pid() + "/status"));
+        String rss = status.lines().filter(l -> l.startsWith("VmRSS")).findFirst().orElse("VmRSS: ?");
+        System.out.printf("agent pid %d alive=%s %s%n", p.pid(), p.isAlive(), rss.replaceAll("\\s+", " "));
+      }
+    } finally {
+      for (Process p : agents) {
+        p.destroy();
+        p.waitFor(30, TimeUnit.SECONDS);
+      }
+    }
+  }
+}
