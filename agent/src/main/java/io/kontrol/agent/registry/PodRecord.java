@@ -41,7 +41,7 @@ public final class PodRecord {
 
   /**
    * Base-62 of an IPv4 read as an unsigned 32-bit integer, digits then lowercase then uppercase:
-   * {@code 0.0.0.0} → {@code "0"}, {@code 10.0.0.1} → {@code "aSAQn"}.
+   * {@code 0.0.0.0} → {@code "0"}, {@code 10.0.0.1} → {@code "blXcB"}.
    */
   public static String base62(String ipv4) {
     String[] parts = ipv4.split("\\.");

@@ -35,13 +35,33 @@ final class BenchSupport {
     ProcessBuilder pb =
         new ProcessBuilder(
                 java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx96m",
-                "-cp", System.getProperty("java.class.path"),
+                "-cp", classPath(),
                 "io.kontrol.agent.cli.KontrolCommand", "run")
             .redirectErrorStream(true)
             .redirectOutput(log.toFile());
     pb.environment().clear();
     pb.environment().putAll(env);
     return pb.start();
+  }
+
+  /**
+   * The class path of this benchmark: exec:java runs it in Maven's JVM under a class loader of
+   * its own, so {@code java.class.path} is Maven's; the loader's URLs are the test class path.
+   */
+  static String classPath() {
+    ClassLoader cl = Thread.currentThread().getContextClassLoader();
+    if (cl instanceof java.net.URLClassLoader u && u.getURLs().length > 0) {
+      return java.util.Arrays.stream(u.getURLs())
+          .map(url -> {
+            try {
+              return Path.of(url.toURI()).toString();
+            } catch (java.net.URISyntaxException e) {
+              throw new IllegalStateException(e);
+            }
+          })
+          .collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
+    }
+    return System.getProperty("java.class.path");
   }
 
   /** utime + stime of a process, in clock ticks (1/100 s on Linux). */

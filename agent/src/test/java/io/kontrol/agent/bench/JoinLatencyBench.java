@@ -58,7 +58,9 @@ public final class JoinLatencyBench {
         for (int i = 0; i < Math.min(20, n); i++) {
           int before = lines(calls);
           long t0 = epochNanos();
-          try (Agent joiner = Agent.start(AgentConfig.fromEnvironment(BenchSupport.env(etcd, "w", "a" + i, "slave")))) {
+          Map<String, String> joinerEnv = BenchSupport.env(etcd, "w", "a" + i, "slave");
+          joinerEnv.put("KONTROL_ANNOTATIONS", "{\"kontrol.unity3d.com/master\":\"" + app + "\"}");
+          try (Agent joiner = Agent.start(AgentConfig.fromEnvironment(joinerEnv))) {
             await(() -> lines(calls) > before, 10_000);
             long started = Long.parseLong(Files.readAllLines(calls).get(before).trim());
             whole.add((started - t0) / 1_000_000);

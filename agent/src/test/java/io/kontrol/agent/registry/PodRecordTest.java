@@ -17,7 +17,7 @@ class PodRecordTest {
     assertThat(PodRecord.base62("0.0.0.0")).isEqualTo("0");
     assertThat(PodRecord.base62("0.0.0.61")).isEqualTo("Z");
     assertThat(PodRecord.base62("0.0.0.62")).isEqualTo("10");
-    // 10.0.0.1 = 167772161 = 11*62^4 + 18*62^3 + 21*62^2 + 9*62 + 1... checked by decoding
+    assertThat(PodRecord.base62("10.0.0.1")).isEqualTo("blXcB");
     assertThat(decode(PodRecord.base62("10.0.0.1"))).isEqualTo(167772161L);
     assertThat(decode(PodRecord.base62("255.255.255.255"))).isEqualTo(4294967295L);
   }
