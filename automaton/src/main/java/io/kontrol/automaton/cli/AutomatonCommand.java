@@ -154,7 +154,12 @@ public final class AutomatonCommand implements Callable<Integer> {
         Version.string(), manifest, m.states().size(), socket.toAbsolutePath(), ProcessHandle.current().pid());
 
     Machine machine = new Machine(m, settings, socket);
-    SocketServer server = new SocketServer(socket, socketSettings, new Dispatcher(machine));
+    java.util.concurrent.atomic.AtomicBoolean socketFailed = new java.util.concurrent.atomic.AtomicBoolean();
+    SocketServer server = new SocketServer(socket, socketSettings, new Dispatcher(machine), () -> {
+      // unreachable: end (terminal state included) and exit 1 so that the supervisor restarts us
+      socketFailed.set(true);
+      machine.shutdown("socket failure", true);
+    });
     Thread hook = new Thread(() -> {
       // last resort (e.g. SIGHUP's default exit): never leave a socket file nor a script behind
       server.close();
@@ -179,7 +184,7 @@ public final class AutomatonCommand implements Callable<Integer> {
       server.start();
       machine.terminated().join();
       log.info("exiting");
-      return 0;
+      return socketFailed.get() ? 1 : 0;
     } finally {
       server.close();
       machine.close();

@@ -310,7 +310,9 @@ public final class Machine implements Closeable {
     String from = current;
     current = t.target;
     StateSpec spec = manifest.state(t.target).orElseThrow();
-    if (t.input.isEmpty()) {
+    if (t.internal && stopping) {
+      log.info("{} -> {} (shutdown)", from, t.target);
+    } else if (t.input.isEmpty()) {
       log.info("{} -> {}", from == null ? "(start)" : from, t.target);
     } else {
       log.info("{} -> {} (input: {})", from == null ? "(start)" : from, t.target, abbreviate(t.input));

@@ -51,7 +51,17 @@ public final class Dispatcher implements Handler {
     }
   }
 
-  private static String abbreviate(String s) {
-    return s.length() <= 200 ? s : s.substring(0, 200) + "... (" + s.length() + " chars)";
+  /** At most 200 characters, control characters shown as '?': a log line stays one clean line. */
+  static String abbreviate(String s) {
+    String cut = s.length() <= 200 ? s : s.substring(0, 200);
+    StringBuilder b = new StringBuilder(cut.length() + 24);
+    for (int i = 0; i < cut.length(); i++) {
+      char c = cut.charAt(i);
+      b.append(c < ' ' || c == 0x7f ? '?' : c);
+    }
+    if (cut.length() < s.length()) {
+      b.append("... (").append(s.length()).append(" chars)");
+    }
+    return b.toString();
   }
 }

@@ -50,6 +50,18 @@ public final class SocketServer implements Closeable {
   /** The longest request line accepted, in bytes, without its line break. */
   public static final int MAX_LINE = 64 * 1024;
 
+  /**
+   * Bound on the bytes buffered for all unfinished lines together: a thousand clients each sending
+   * 64 KiB without a newline must not exhaust a small heap. Past it, the client whose line needs
+   * more room is answered KO.
+   */
+  static final long BUFFER_BUDGET = 16L << 20;
+
+  /** How long, and how many bytes, an answered connection is drained before it is closed. */
+  static final Duration LINGER = Duration.ofSeconds(1);
+
+  static final long LINGER_BYTES = 1L << 20;
+
   private static final Logger log = LoggerFactory.getLogger("automaton.socket");
 
   /** Settings of the server. */
@@ -89,16 +101,30 @@ public final class SocketServer implements Closeable {
   private final Handler handler;
   private final AtomicReference<Lifecycle> lifecycle = new AtomicReference<>(Lifecycle.LATENT);
   private final AtomicInteger clients = new AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicLong buffered = new java.util.concurrent.atomic.AtomicLong();
+  private final Runnable onFailure;
   private final ArrayDeque<Connection> byDeadline = new ArrayDeque<>();
+  private final ArrayDeque<Connection> byLinger = new ArrayDeque<>();
+  private final java.util.concurrent.ConcurrentLinkedQueue<Connection> closing = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final ByteBuffer scratch = ByteBuffer.allocate(8192);
   private ServerSocketChannel server;
   private Selector selector;
   private Object fileKey;
   private Thread thread;
 
   public SocketServer(Path path, Settings settings, Handler handler) {
+    this(path, settings, handler, () -> { });
+  }
+
+  /**
+   * @param onFailure called once if the serving thread dies (the automaton is then unreachable and
+   *     should exit so that its supervisor restarts it)
+   */
+  public SocketServer(Path path, Settings settings, Handler handler, Runnable onFailure) {
     this.path = path.toAbsolutePath();
     this.settings = Objects.requireNonNull(settings, "settings");
     this.handler = Objects.requireNonNull(handler, "handler");
+    this.onFailure = Objects.requireNonNull(onFailure, "onFailure");
   }
 
   public Path path() {
@@ -219,6 +245,10 @@ public final class SocketServer implements Closeable {
   private void serve() {
     try {
       while (lifecycle.get() == Lifecycle.STARTED) {
+        Connection answered;
+        while ((answered = closing.poll()) != null) {
+          linger(answered);
+        }
         long wait = expire();
         selector.select(wait);
         Iterator<SelectionKey> it = selector.selectedKeys().iterator();
@@ -232,7 +262,12 @@ public final class SocketServer implements Closeable {
             if (key.isAcceptable()) {
               accept();
             } else if (key.isReadable()) {
-              read((Connection) key.attachment());
+              Connection c = (Connection) key.attachment();
+              if (c.lingering) {
+                drain(c);
+              } else {
+                read(c);
+              }
             }
           } catch (RuntimeException e) {
             // one connection's failure must never stop the server
@@ -245,16 +280,23 @@ public final class SocketServer implements Closeable {
       }
     } catch (ClosedSelectorException e) {
       // closing
-    } catch (IOException e) {
-      log.error("socket server failed", e);
+    } catch (IOException | RuntimeException | Error e) {
+      if (lifecycle.get() == Lifecycle.STARTED) {
+        log.error("socket server failed: automaton is unreachable", e);
+        onFailure.run();
+      }
     } finally {
       log.debug("socket thread ends");
     }
   }
 
-  /** Answers KO to connections past their read deadline; returns how long select may block. */
+  /**
+   * Answers KO to connections past their read deadline, closes lingering ones past theirs; returns
+   * how long select may block (0: until something happens).
+   */
   private long expire() {
     long now = System.nanoTime();
+    long wait = Long.MAX_VALUE;
     Connection head;
     while ((head = byDeadline.peek()) != null) {
       if (head.dispatched || head.replied.get()) {
@@ -263,13 +305,24 @@ public final class SocketServer implements Closeable {
       }
       long left = head.deadline - now;
       if (left > 0) {
-        return Math.max(1, (left + 999_999) / 1_000_000);
+        wait = left;
+        break;
       }
       byDeadline.poll();
       log.info("socket: no complete line within {} ms, answering KO", settings.readTimeout().toMillis());
+      head.key.interestOps(0);
       head.reply("KO");
     }
-    return 0; // block until something happens
+    while ((head = byLinger.peek()) != null) {
+      long left = head.lingerDeadline - now;
+      if (left > 0) {
+        wait = Math.min(wait, left);
+        break;
+      }
+      byLinger.poll();
+      head.close();
+    }
+    return wait == Long.MAX_VALUE ? 0 : Math.max(1, (wait + 999_999) / 1_000_000);
   }
 
   private void accept() throws IOException {
@@ -283,6 +336,7 @@ public final class SocketServer implements Closeable {
       clients.incrementAndGet();
       ch.configureBlocking(false);
       Connection c = new Connection(ch, System.nanoTime() + settings.readTimeout().toNanos());
+      buffered.addAndGet(c.buf.length);
       c.key = ch.register(selector, SelectionKey.OP_READ, c);
       byDeadline.add(c);
       read(c); // the line is often already there
@@ -307,6 +361,13 @@ public final class SocketServer implements Closeable {
       while (true) {
         if (c.len == c.buf.length) {
           int cap = Math.min(c.buf.length * 4, MAX_LINE + 1);
+          if (buffered.addAndGet(cap - c.buf.length) > BUFFER_BUDGET) {
+            buffered.addAndGet(c.buf.length - cap);
+            log.warn("socket: {} bytes of unfinished lines buffered, answering KO", buffered.get());
+            c.key.interestOps(0);
+            c.reply("KO");
+            return;
+          }
           byte[] bigger = new byte[cap];
           System.arraycopy(c.buf, 0, bigger, 0, c.len);
           c.buf = bigger;
@@ -353,12 +414,54 @@ public final class SocketServer implements Closeable {
     } catch (CharacterCodingException e) {
       line = null;
     }
-    c.buf = null; // the line is all we keep
+    c.freeBuffer(); // the line is all we keep
     try {
       handler.handle(line, c::reply);
     } catch (RuntimeException e) {
       log.warn("socket: handler failed", e);
       c.reply("KO");
+    }
+  }
+
+  /**
+   * The reply is sent and the write side shut (the client already has its answer and EOF). Closing
+   * now would make the kernel reset the connection if the client sent more than we read (a line
+   * over the limit, bytes after the newline) and a reset can hide the reply from it. So read and
+   * discard what still comes, until the client closes, for at most {@link #LINGER} and
+   * {@link #LINGER_BYTES}; then close.
+   */
+  private void linger(Connection c) {
+    if (!c.key.isValid() || byLinger.size() >= settings.maxClients()) {
+      c.close();
+      return;
+    }
+    c.lingering = true;
+    c.lingerDeadline = System.nanoTime() + LINGER.toNanos();
+    byLinger.add(c);
+    c.key.interestOps(SelectionKey.OP_READ);
+    drain(c);
+  }
+
+  private void drain(Connection c) {
+    try {
+      while (true) {
+        scratch.clear();
+        int n = c.channel.read(scratch);
+        if (n < 0) {
+          c.close();
+          return;
+        }
+        if (n == 0) {
+          return;
+        }
+        c.drained += n;
+        if (c.drained > LINGER_BYTES) {
+          c.close();
+          return;
+        }
+      }
+    } catch (IOException e) {
+      c.close();
     }
   }
 
@@ -381,17 +484,25 @@ public final class SocketServer implements Closeable {
     byte[] buf = new byte[512];
     int len;
     volatile boolean dispatched;
+    // lingering close, selector thread only
+    boolean lingering;
+    long lingerDeadline;
+    long drained;
 
     Connection(SocketChannel channel, long deadline) {
       this.channel = channel;
       this.deadline = deadline;
     }
 
-    /** Writes the reply, signals its end, closes. Thread-safe; only the first call acts. */
+    /**
+     * Writes the reply and shuts the write side (the client sees its end at once), then hands the
+     * connection to the selector thread for a lingering close. Thread-safe; only the first call acts.
+     */
     void reply(String text) {
       if (!replied.compareAndSet(false, true)) {
         return;
       }
+      boolean sent = false;
       try {
         ByteBuffer out = ByteBuffer.wrap((text + "\n").getBytes(StandardCharsets.UTF_8));
         for (int spins = 0; out.hasRemaining() && spins < 64; spins++) {
@@ -400,22 +511,44 @@ public final class SocketServer implements Closeable {
           }
         }
         channel.shutdownOutput();
+        sent = true;
       } catch (IOException e) {
         log.debug("socket: could not reply to a client that went away: {}", e.toString());
       } finally {
-        release();
+        freeBuffer();
+        clients.decrementAndGet();
+      }
+      if (!sent) {
+        close();
+      } else if (Thread.currentThread() == thread) {
+        linger(this);
+      } else {
+        closing.add(this);
+        Selector s = selector;
+        if (s != null) {
+          s.wakeup();
+        }
       }
     }
 
     /** Closes without replying (the client is gone). */
     void abort() {
       if (replied.compareAndSet(false, true)) {
-        release();
+        freeBuffer();
+        clients.decrementAndGet();
+        close();
       }
     }
 
-    private void release() {
-      clients.decrementAndGet();
+    /** Returns the line buffer to the budget (once). */
+    synchronized void freeBuffer() {
+      if (buf != null) {
+        buffered.addAndGet(-buf.length);
+        buf = null;
+      }
+    }
+
+    void close() {
       closeQuietly(channel);
       if (Thread.currentThread() != thread) {
         // let the selector deregister the channel now, which really closes its descriptor

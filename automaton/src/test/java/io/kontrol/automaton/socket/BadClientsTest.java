@@ -182,6 +182,33 @@ class BadClientsTest {
   }
 
   @Test
+  void manyLongUnfinishedLinesAreBoundedByTheBufferBudget() throws Exception {
+    // 400 x 60 KiB = 24 MiB > the 16 MiB budget: the excess is answered KO, memory stays bounded
+    byte[] chunk = "x".repeat(60 * 1024).getBytes(StandardCharsets.US_ASCII);
+    List<SocketChannel> clients = new ArrayList<>();
+    try {
+      for (int i = 0; i < 400; i++) {
+        SocketChannel c = connect();
+        clients.add(c);
+        try {
+          c.write(ByteBuffer.wrap(chunk));
+        } catch (IOException e) {
+          // answered KO and closed already
+        }
+      }
+      assertThat(automaton.send("STATE")).isEqualTo("idle");
+      for (SocketChannel c : clients) {
+        assertThat(readAll(c)).as("over budget at once, or timed out later: KO and a clean end").isEqualTo("KO");
+      }
+      assertThat(automaton.output()).contains("bytes of unfinished lines buffered, answering KO");
+    } finally {
+      for (SocketChannel c : clients) {
+        c.close();
+      }
+    }
+  }
+
+  @Test
   void beyondMaxClientsNewcomersGetKoAndServiceResumes() throws Exception {
     Path other = Files.createTempDirectory("automaton-max-clients");
     try (AutomatonProcess small = AutomatonProcess.start(other, MANIFEST, "--max-clients", "5", "--read-timeout", "1")) {

@@ -1,0 +1,89 @@
+package io.kontrol.automaton.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kontrol.automaton.testing.AutomatonProcess;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The installed launcher (dist/bin/automaton next to dist/lib/automaton.jar), as an image would use it. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class LauncherIT {
+
+  static final Path DIST = Path.of(System.getProperty("automaton.dist", "../dist")).toAbsolutePath().normalize();
+
+  @TempDir Path dir;
+
+  @Test
+  void theLauncherIsExecutableAndRunsTheShadedJar() throws Exception {
+    Path launcher = DIST.resolve("bin/automaton");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(launcher))).isEqualTo("rwxr-xr-x");
+    assertThat(DIST.resolve("lib/automaton.jar")).isRegularFile();
+    Process p = new ProcessBuilder(launcher.toString(), "--version").redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes()).trim();
+    assertThat(p.waitFor()).isZero();
+    assertThat(out).matches("automaton \\d+\\.\\d+\\.\\d+.*");
+  }
+
+  @Test
+  void theOriginalSupervisordLineWorksThroughASymlink() throws Exception {
+    // as in the images: /usr/bin/automaton -> .../bin/automaton; command=/usr/bin/automaton lifecycle.yml -d -s /tmp/sock
+    Path link = Files.createSymbolicLink(dir.resolve("automaton"), DIST.resolve("bin/automaton"));
+    Files.writeString(dir.resolve("lifecycle.yml"), String.join("\n",
+        "initial: setup",
+        "terminal: shutdown",
+        "states:",
+        "- tag: setup",
+        "  shell: |",
+        "    echo \"set up with $SOCKET\"",
+        "  next: [configure]",
+        "- tag: configure",
+        "  shell: echo \"configured with $INPUT\"",
+        "  next: [configure]",
+        "- tag: shutdown",
+        ""));
+    Path sock = dir.resolve("sock");
+    ProcessBuilder pb = new ProcessBuilder(link.toString(), dir.resolve("lifecycle.yml").toString(), "-d", "-s", sock.toString())
+        .directory(dir.toFile()).redirectErrorStream(true);
+    Process automaton = pb.start();
+    StringBuilder out = new StringBuilder();
+    Thread t = new Thread(() -> {
+      try {
+        out.append(new String(automaton.getInputStream().readAllBytes()));
+      } catch (java.io.IOException e) {
+        // gone
+      }
+    });
+    t.start();
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      String state = "";
+      while (System.nanoTime() < deadline && !state.equals("setup")) {
+        Thread.sleep(50);
+        state = Files.exists(sock) ? AutomatonProcess.socat(dir, sock, "STATE\n".getBytes(), 5) : "";
+      }
+      assertThat(state).isEqualTo("setup");
+      assertThat(AutomatonProcess.socat(dir, sock, "WAIT configure {\"hosts\": [\"10.0.0.1\"]}\n".getBytes(), 5)).isEqualTo("OK");
+      Process send = new ProcessBuilder(link.toString(), "send", "-s", sock.toString(), "STATE").start();
+      assertThat(new String(send.getInputStream().readAllBytes()).trim()).isEqualTo("configure");
+      assertThat(send.waitFor()).isZero();
+      new ProcessBuilder("kill", "-s", "INT", String.valueOf(automaton.pid())).start().waitFor();
+      assertThat(automaton.waitFor(15, TimeUnit.SECONDS)).isTrue();
+      assertThat(automaton.exitValue()).isZero();
+      t.join(Duration.ofSeconds(5).toMillis());
+      assertThat(out.toString()).contains("set up with " + sock, "configured with {\"hosts\": [\"10.0.0.1\"]}", "configure -> shutdown");
+      assertThat(Files.exists(sock)).isFalse();
+      assertThat(dir.resolve("automaton.log")).isRegularFile();
+    } finally {
+      automaton.destroyForcibly();
+    }
+    assertThat(List.of(link)).allMatch(Files::isSymbolicLink);
+  }
+}
