@@ -168,6 +168,7 @@ public final class Agent implements Closeable {
       callbacks =
           new CallbackScheduler(
               g.toString(),
+              config.id(),
               new Damper(config.damper(), config.damperMax()),
               new Backoff(Duration.ofSeconds(1), RETRY_MAX),
               System::nanoTime,

@@ -51,6 +51,7 @@ public final class CallbackScheduler implements Closeable {
   public record Outcome(Snapshot snapshot, Optional<CallbackResult> result, boolean stateWritten) {}
 
   private final String group;
+  private final String pod;
   private final Damper damper;
   private final Backoff backoff;
   private final LongSupplier nanoClock;
@@ -72,6 +73,7 @@ public final class CallbackScheduler implements Closeable {
 
   public CallbackScheduler(
       String group,
+      String pod,
       Damper damper,
       Backoff backoff,
       LongSupplier nanoClock,
@@ -81,6 +83,7 @@ public final class CallbackScheduler implements Closeable {
       StateWriter writer,
       Consumer<Outcome> observer) {
     this.group = group;
+    this.pod = pod;
     this.damper = damper;
     this.backoff = backoff;
     this.nanoClock = nanoClock;
@@ -145,21 +148,21 @@ public final class CallbackScheduler implements Closeable {
     } catch (Exception e) {
       failures++;
       Duration d = backoff.delay(failures);
-      LOG.warn("group read failed group={} error={}; again in {} ms", group, brief(e), d.toMillis());
+      LOG.warn("group read failed group={} pod={} error={}; again in {} ms", group, pod, brief(e), d.toMillis());
       reschedule(d);
       return;
     }
     if (s.md5().equals(lastDone)) {
-      LOG.debug("group unchanged group={} digest={}", group, s.md5());
+      LOG.debug("group unchanged group={} pod={} digest={}", group, pod, s.md5());
       return;
     }
     if (runner.isEmpty()) {
-      LOG.info("group changed group={} digest={} pods={} (no callback set)", group, s.md5(), s.pods().size());
+      LOG.info("group changed group={} pod={} digest={} pods={} (no callback set)", group, pod, s.md5(), s.pods().size());
       lastDone = s.md5();
       observer.accept(new Outcome(s, Optional.empty(), false));
       return;
     }
-    LOG.info("callback started group={} digest={} pods={}", group, s.md5(), s.pods().size());
+    LOG.info("callback started group={} pod={} digest={} pods={}", group, pod, s.md5(), s.pods().size());
     Map<String, String> e = new HashMap<>(env);
     Path podsFile = null;
     try {
@@ -168,13 +171,13 @@ public final class CallbackScheduler implements Closeable {
       Files.writeString(podsFile, s.podsJson());
       e.put("PODS_FILE", podsFile.toString());
     } catch (IOException io) {
-      LOG.warn("cannot write PODS_FILE group={} error={}", group, io.getMessage());
+      LOG.warn("cannot write PODS_FILE group={} pod={} error={}", group, pod, io.getMessage());
     }
     if (s.podsJson().getBytes(StandardCharsets.UTF_8).length < MAX_ENV_VALUE) {
       e.put("PODS", s.podsJson());
     } else {
       e.remove("PODS");
-      LOG.warn("group too large for $PODS group={} pods={}: only $PODS_FILE is set", group, s.pods().size());
+      LOG.warn("group too large for $PODS group={} pod={} pods={}: only $PODS_FILE is set", group, pod, s.pods().size());
     }
     e.put("MD5", s.md5());
     e.put("HASH", s.md5());
@@ -184,7 +187,7 @@ public final class CallbackScheduler implements Closeable {
     try {
       r = runner.get().run(e);
     } catch (InterruptedException ie) {
-      LOG.info("callback stopped group={} digest={} (no longer leading)", group, s.md5());
+      LOG.info("callback stopped group={} pod={} digest={} (no longer leading)", group, pod, s.md5());
       Thread.currentThread().interrupt();
       return;
     } finally {
@@ -203,8 +206,9 @@ public final class CallbackScheduler implements Closeable {
       failures++;
       Duration d = backoff.delay(failures);
       LOG.warn(
-          "callback failed group={} digest={} reason={} took={}ms stderr={}; retry in {} ms, state kept",
+          "callback failed group={} pod={} digest={} reason={} took={}ms stderr={}; retry in {} ms, state kept",
           group,
+          pod,
           s.md5(),
           r.failure(),
           r.took().toMillis(),
@@ -223,7 +227,7 @@ public final class CallbackScheduler implements Closeable {
     } catch (Exception ex) {
       failures++;
       Duration d = backoff.delay(failures);
-      LOG.warn("state write failed group={} digest={} error={}; retry in {} ms", group, s.md5(), brief(ex), d.toMillis());
+      LOG.warn("state write failed group={} pod={} digest={} error={}; retry in {} ms", group, pod, s.md5(), brief(ex), d.toMillis());
       observer.accept(new Outcome(s, Optional.of(r), false));
       reschedule(d);
       return;
@@ -232,9 +236,9 @@ public final class CallbackScheduler implements Closeable {
     if (written) {
       failures = 0;
       lastDone = s.md5();
-      LOG.info("callback done group={} digest={} took={}ms state={}", group, s.md5(), r.took().toMillis(), oneLine(state.get()));
+      LOG.info("callback done group={} pod={} digest={} took={}ms state={}", group, pod, s.md5(), r.took().toMillis(), oneLine(state.get()));
     } else {
-      LOG.warn("state not written group={} digest={} reason=no longer the leader", group, s.md5());
+      LOG.warn("state not written group={} pod={} digest={} reason=no longer the leader", group, pod, s.md5());
     }
   }
 
@@ -258,7 +262,7 @@ public final class CallbackScheduler implements Closeable {
     exec.shutdownNow(); // interrupts a running callback, whose runner kills its process group
     try {
       if (!exec.awaitTermination(5, TimeUnit.SECONDS)) {
-        LOG.warn("callback thread did not stop within 5 s group={}", group);
+        LOG.warn("callback thread did not stop within 5 s group={} pod={}", group, pod);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -294,9 +294,4 @@ public final class LeaderElection implements Closeable {
   public String toString() {
     return "LeaderElection{group=" + group + ", pod=" + candidate + ", leader=" + isLeader() + "}";
   }
-
-  /** For logs and tests: the key name of a leader's value. */
-  static String text(ByteSequence b) {
-    return b.toString(StandardCharsets.UTF_8);
-  }
 }

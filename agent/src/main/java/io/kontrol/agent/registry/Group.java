@@ -69,14 +69,12 @@ public final class Group {
     return podsPrefix() + id;
   }
 
-  /** Where the seq given to {@code id} is kept (no lease: a returning id gets it back). */
+  /**
+   * Where the seq given to {@code id} is kept (no lease: a returning id gets it back). Its create
+   * revision orders first registrations; see {@link SequenceAllocator}.
+   */
   public String seqKey(String id) {
     return prefix + "/seq/" + id;
-  }
-
-  /** The next seq to give, advanced by compare-and-swap. */
-  public String counterKey() {
-    return prefix + "/counter";
   }
 
   /** The election's name: candidates are {@code <leader>/<lease id hex>}. */

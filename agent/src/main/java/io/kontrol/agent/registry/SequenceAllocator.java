@@ -3,7 +3,6 @@ package io.kontrol.agent.registry;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.KV;
 import io.etcd.jetcd.KeyValue;
-import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.kv.TxnResponse;
 import io.etcd.jetcd.op.Cmp;
 import io.etcd.jetcd.op.CmpTarget;
@@ -12,16 +11,24 @@ import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.PutOption;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Gives each pod id its {@code seq} in a group: the id's seq key if it has one (a returning id
- * gets its old seq back), else the group counter's value, taken with ONE compare-and-swap
- * transaction that also writes the id's seq key. Two ids never get the same seq: the counter
- * only moves from a revision the winner read, and the id's key is written in the same
- * transaction.
+ * Gives each pod id its {@code seq} in a group, unique and dense (0, 1, 2 ...), kept forever: a
+ * returning id (a restarted agent, a StatefulSet pod) gets its old seq back.
+ *
+ * <p>How, without contention: an id's first registration creates its key {@code G/seq/<id>} (a
+ * put-if-absent transaction). etcd gives every transaction its own revision, so the create
+ * revisions of the seq keys are a total order of first registrations. The id's seq is its rank in
+ * that order: the number of seq keys created before its own. Seq keys are never deleted, so a rank
+ * never changes; it is then written into the key's value (guarded by the create revision) and read
+ * from there ever after. Any number of pods joining at once costs three round trips each and never
+ * retries — a compare-and-swap on one counter would make N joiners retry O(N) times each.
+ *
+ * <p>Operators must not delete {@code G/seq/} keys by hand: ranks of later ids would shift.
  */
 public final class SequenceAllocator {
   private final KV kv;
@@ -32,54 +39,56 @@ public final class SequenceAllocator {
     this.timeout = timeout;
   }
 
-  /**
-   * The seq of {@code id} in {@code group}, allocated if it has none. Blocking, each etcd call
-   * bounded by the timeout.
-   */
+  /** The seq of {@code id} in {@code group}, allocated if it has none. Blocking, each call bounded. */
   public long seqFor(Group group, String id)
       throws InterruptedException, ExecutionException, TimeoutException {
     ByteSequence seqKey = bytes(group.seqKey(id));
-    ByteSequence counterKey = bytes(group.counterKey());
-    while (true) {
-      // one read of both keys at one revision
-      TxnResponse read =
-          kv.txn()
-              .Then(
-                  Op.get(seqKey, GetOption.DEFAULT), Op.get(counterKey, GetOption.DEFAULT))
-              .commit()
-              .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      GetResponse mine = read.getGetResponses().get(0);
-      if (!mine.getKvs().isEmpty()) {
-        return parse(mine.getKvs().get(0));
+    // 1. create the id's key if absent; else read it
+    TxnResponse created =
+        kv.txn()
+            .If(new Cmp(seqKey, Cmp.Op.EQUAL, CmpTarget.version(0)))
+            .Then(Op.put(seqKey, ByteSequence.EMPTY, PutOption.DEFAULT))
+            .Else(Op.get(seqKey, GetOption.DEFAULT))
+            .commit()
+            .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    long createRevision;
+    if (created.isSucceeded()) {
+      createRevision = created.getHeader().getRevision();
+    } else {
+      List<KeyValue> kvs = created.getGetResponses().get(0).getKvs();
+      if (kvs.isEmpty()) {
+        return seqFor(group, id); // deleted in between: start again
       }
-      GetResponse counter = read.getGetResponses().get(1);
-      long next;
-      Cmp counterUnchanged;
-      if (counter.getKvs().isEmpty()) {
-        next = 0;
-        counterUnchanged = new Cmp(counterKey, Cmp.Op.EQUAL, CmpTarget.version(0));
-      } else {
-        KeyValue c = counter.getKvs().get(0);
-        next = parse(c);
-        counterUnchanged = new Cmp(counterKey, Cmp.Op.EQUAL, CmpTarget.modRevision(c.getModRevision()));
+      KeyValue mine = kvs.get(0);
+      String v = mine.getValue().toString(StandardCharsets.UTF_8).trim();
+      if (!v.isEmpty()) {
+        return parse(mine, v);
       }
-      TxnResponse cas =
-          kv.txn()
-              .If(counterUnchanged, new Cmp(seqKey, Cmp.Op.EQUAL, CmpTarget.version(0)))
-              .Then(
-                  Op.put(counterKey, bytes(Long.toString(next + 1)), PutOption.DEFAULT),
-                  Op.put(seqKey, bytes(Long.toString(next)), PutOption.DEFAULT))
-              .commit()
-              .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      if (cas.isSucceeded()) {
-        return next;
-      }
-      // lost the race: someone moved the counter (or gave this id a seq); read again
+      createRevision = mine.getCreateRevision(); // created, but its rank was never written
     }
+    // 2. its rank: seq keys created before it (keys only; countOnly would ignore the filter)
+    ByteSequence prefix = bytes(group.prefix() + "/seq/");
+    long rank =
+        kv.get(
+                prefix,
+                GetOption.builder()
+                    .isPrefix(true)
+                    .withKeysOnly(true)
+                    .withMaxCreateRevision(createRevision - 1)
+                    .build())
+            .get(timeout.toMillis(), TimeUnit.MILLISECONDS)
+            .getKvs()
+            .size();
+    // 3. keep it in the key, unless the key was deleted and made again meanwhile
+    kv.txn()
+        .If(new Cmp(seqKey, Cmp.Op.EQUAL, CmpTarget.createRevision(createRevision)))
+        .Then(Op.put(seqKey, bytes(Long.toString(rank)), PutOption.DEFAULT))
+        .commit()
+        .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    return rank;
   }
 
-  private static long parse(KeyValue kv) {
-    String s = kv.getValue().toString(StandardCharsets.UTF_8).trim();
+  private static long parse(KeyValue kv, String s) {
     try {
       return Long.parseLong(s);
     } catch (NumberFormatException e) {

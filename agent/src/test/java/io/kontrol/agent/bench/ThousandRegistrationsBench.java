@@ -30,13 +30,12 @@ public final class ThousandRegistrationsBench {
       etcd.start();
       Map<String, String> env = BenchSupport.env(etcd, "big", "leader", "master");
       Process leader = BenchSupport.fork(env, log);
-      List<Registration> regs = List.of();
       try (Client c = etcd.newClient()) {
         JoinLatencyBench.await(() -> BenchSupport.logHas(log, "group changed"), 30_000);
         long cpu0 = BenchSupport.cpuTicks(leader.pid());
         Group g = new Group("default", "big");
         long t0 = System.nanoTime();
-        regs =
+        List<Registration> regs =
             IntStream.range(0, n)
                 .parallel()
                 .mapToObj(
@@ -57,8 +56,8 @@ public final class ThousandRegistrationsBench {
         System.out.printf(
             "%d registrations into one group: leader's snapshot holds all %d after %d ms; leader CPU %.2f s over it (%d passes)%n",
             n, n, ms, cpu / 100.0, passes);
+        regs.parallelStream().forEach(Registration::close); // before the shared client closes
       } finally {
-        regs.parallelStream().forEach(Registration::close);
         leader.destroy();
         leader.waitFor();
       }
