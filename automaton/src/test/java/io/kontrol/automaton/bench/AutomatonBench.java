@@ -111,7 +111,7 @@ public final class AutomatonBench {
       report("STATE round trip (AutomatonClient)", run(client, "STATE", iterations));
       report("WAIT to a state whose script is `true`", run(client, "WAIT noop", Math.max(100, iterations / 10)));
       report("GOTO ack (states without script)", gotoAlternating(client, Math.max(100, iterations / 2)));
-      report("`echo STATE | socat - SOCK` (incl. socat start)", socat(dir, sock, Math.max(20, iterations / 50)));
+      report("`echo STATE \\| socat - SOCK` (incl. socat start)", socat(dir, sock, Math.max(20, iterations / 50)));
       List<String> send = launcher != null
           ? List.of(launcher.toString(), "send", "-s", sock.toString(), "STATE")
           : javaCommand(List.of("send", "-s", sock.toString(), "STATE"));
