@@ -2,7 +2,6 @@ package io.kontrol.agent.boot;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.kontrol.agent.identity.Annotations;
-import io.kontrol.agent.identity.Ec2Identity;
 import io.kontrol.agent.identity.Identity;
 import io.kontrol.agent.identity.IdentityException;
 import io.kontrol.agent.identity.IdentityResolver;
@@ -67,14 +66,11 @@ public final class Boot {
    */
   public int run() throws InterruptedException {
     long t0 = System.nanoTime();
-    boolean inCluster = !IdentityResolver.debug(env) && KubernetesIdentity.inCluster(env);
-    KubernetesClient client = inCluster ? KubernetesIdentity.inClusterClient() : null;
+    KubernetesClient client = IdentityResolver.needsKubernetes(env) ? KubernetesIdentity.inClusterClient() : null;
     try {
       Identity identity;
       try {
-        identity = new IdentityResolver(env,
-            () -> Optional.ofNullable(client).map(KubernetesIdentity::new),
-            () -> Ec2Identity.fromEnv(env)).resolve();
+        identity = IdentityResolver.forEnv(env, client).resolve();
       } catch (IdentityException e) {
         LOG.error("boot: cannot resolve the pod's identity: {}", e.getMessage());
         return 1;

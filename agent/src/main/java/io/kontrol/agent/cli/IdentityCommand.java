@@ -1,9 +1,11 @@
 package io.kontrol.agent.cli;
 
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.kontrol.agent.identity.Identity;
 import io.kontrol.agent.identity.IdentityException;
 import io.kontrol.agent.identity.IdentityResolver;
 import io.kontrol.agent.identity.KubernetesIdentity;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -28,9 +30,10 @@ public final class IdentityCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
+    Map<String, String> env = parent.env();
     Identity id;
-    try {
-      id = IdentityResolver.forEnv(parent.env(), KubernetesIdentity::inClusterClient).resolve();
+    try (KubernetesClient client = IdentityResolver.needsKubernetes(env) ? KubernetesIdentity.inClusterClient() : null) {
+      id = IdentityResolver.forEnv(env, client).resolve();
     } catch (IdentityException e) {
       spec.commandLine().getErr().println("kontrol: identity: " + e.getMessage());
       return 1;

@@ -36,11 +36,19 @@ public final class IdentityResolver {
     this.ec2 = ec2;
   }
 
-  /** The steps this environment asks for, with a Kubernetes client when in a pod. */
-  public static IdentityResolver forEnv(Map<String, String> env, Supplier<KubernetesClient> client) {
-    return new IdentityResolver(env,
-        () -> KubernetesIdentity.inCluster(env) ? Optional.of(new KubernetesIdentity(client.get())) : Optional.empty(),
+  /**
+   * The steps this environment asks for.
+   *
+   * @param client the cluster's API when in a pod (see {@link #needsKubernetes}), else null
+   */
+  public static IdentityResolver forEnv(Map<String, String> env, KubernetesClient client) {
+    return new IdentityResolver(env, () -> Optional.ofNullable(client).map(KubernetesIdentity::new),
         () -> Ec2Identity.fromEnv(env));
+  }
+
+  /** Whether resolving needs the Kubernetes API: in a pod, and not in debug mode. */
+  public static boolean needsKubernetes(Map<String, String> env) {
+    return !debug(env) && KubernetesIdentity.inCluster(env);
   }
 
   /** Whether {@code KONTROL_MODE} has {@code debug}, which keeps identity to the variables. */

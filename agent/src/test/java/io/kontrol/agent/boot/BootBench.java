@@ -29,6 +29,7 @@ import java.util.concurrent.TimeUnit;
  * <pre>
  * java -cp CLASSPATH [-Dkontrol.jar=agent-all.jar -Dautomaton.jar=automaton-all.jar] io.kontrol.agent.boot.BootBench boot 5
  * java -cp CLASSPATH [...] io.kontrol.agent.boot.BootBench rss 600
+ * (-Dbench.java.opts="..." replaces the launcher's JVM flags)
  * </pre>
  */
 public final class BootBench {
@@ -62,7 +63,7 @@ public final class BootBench {
    */
   static List<String> launch(String tool) {
     List<String> cmd = new ArrayList<>(List.of(java()));
-    cmd.addAll(List.of(JAVA_OPTS.split(" ")));
+    cmd.addAll(List.of(System.getProperty("bench.java.opts", JAVA_OPTS).trim().split("\\s+")));
     String jar = System.getProperty(tool + ".jar");
     if (jar != null) {
       Path jsa = Path.of(jar.replaceAll("\\.jar$", ".jsa"));
