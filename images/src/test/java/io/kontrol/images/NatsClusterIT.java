@@ -134,6 +134,19 @@ class NatsClusterIT {
             });
   }
 
+  /**
+   * The leader's callback has finished for the live pods: its state lists exactly them. A pod
+   * killed before that would leave the leader waiting on its answer until the callback's timeout.
+   */
+  private void awaitSettled(Duration within) {
+    String peers =
+        live.stream().map(p -> "\"" + p.ip() + "\"").sorted().collect(Collectors.joining(",", "\"peers\":[", "]"));
+    await()
+        .atMost(within)
+        .pollInterval(Duration.ofMillis(500))
+        .until(() -> live.stream().map(p -> p.status().replaceAll("\\s", "")).anyMatch(s -> s.contains("\"leader\":true") && s.contains(peers)));
+  }
+
   private void connectClient(NatsPod pod) throws Exception {
     AtomicInteger count = disconnects.computeIfAbsent(pod.name, k -> new AtomicInteger());
     Options options =
@@ -231,6 +244,7 @@ class NatsClusterIT {
     live.add(doomed);
     awaitMesh(Duration.ofSeconds(60));
     awaitConfigs(Duration.ofSeconds(10));
+    awaitSettled(Duration.ofSeconds(30));
 
     doomed.kill();
     live.remove(doomed);
@@ -245,6 +259,7 @@ class NatsClusterIT {
   @Test
   @Order(5)
   void whenTheLeaderIsKilledAnotherLeadsAndTheNextChangeIsApplied() throws Exception {
+    awaitSettled(Duration.ofSeconds(30));
     NatsPod leader =
         await()
             .atMost(Duration.ofSeconds(30))

@@ -44,8 +44,10 @@ public final class CallbackCommand {
       @Option(
               names = "--timeout",
               paramLabel = "SECONDS",
-              defaultValue = "60",
-              description = "per broker, for its configure to finish (default: ${DEFAULT-VALUE})")
+              defaultValue = "30",
+              description =
+                  "per broker, for its configure to finish (default: ${DEFAULT-VALUE}); a broker"
+                      + " that died mid-call holds the group's next change back this long")
           int timeoutSeconds) {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
