@@ -147,6 +147,10 @@ public final class AutomatonCommand implements Callable<Integer> {
     if (logProblem != null) {
       log.warn(logProblem);
     }
+    if (!java.nio.charset.Charset.defaultCharset().equals(java.nio.charset.StandardCharsets.UTF_8)) {
+      log.warn("default charset is {}: non-ASCII $INPUT and SET values reach scripts as '?'; run with -Dfile.encoding=UTF-8"
+          + " (the automaton launcher does)", java.nio.charset.Charset.defaultCharset());
+    }
     for (Problem w : m.warnings()) {
       log.warn("{}: warning: {}", w.file() + ":" + w.line() + ":" + w.column(), w.reason());
     }

@@ -33,6 +33,55 @@ class LauncherIT {
   }
 
   @Test
+  void nonAsciiInputReachesScriptsAsUtf8EvenUnderLangC() throws Exception {
+    Files.writeString(dir.resolve("enc.yml"), String.join("\n",
+        "initial: idle",
+        "terminal: end",
+        "states:",
+        "- tag: idle",
+        "  next: [show]",
+        "- tag: show",
+        "  next: [show]",
+        "  shell: printf '%s' \"$INPUT\" > input.txt",
+        "- tag: end",
+        ""));
+    Path sock = dir.resolve("sock");
+    ProcessBuilder pb = new ProcessBuilder(DIST.resolve("bin/automaton").toString(), "enc.yml", "-s", sock.toString(), "-l", "-")
+        .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("out.txt").toFile());
+    pb.environment().put("LANG", "C");
+    pb.environment().put("LC_ALL", "C");
+    Process automaton = pb.start();
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (System.nanoTime() < deadline && !Files.exists(sock)) {
+        Thread.sleep(50);
+      }
+      String input = "h\u00e9llo \u2603 {\"k\": \"\u00fc\"}";
+      assertThat(AutomatonProcess.socat(dir, sock, ("WAIT show " + input + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8), 5))
+          .isEqualTo("OK");
+      assertThat(Files.readString(dir.resolve("input.txt"), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(input);
+      assertThat(Files.readString(dir.resolve("out.txt"))).doesNotContain("default charset");
+
+      // and automaton send, whose JVM decodes the payload from its arguments
+      String other = "gr\u00fc\u00dfe \u00e0 tous";
+      ProcessBuilder send = new ProcessBuilder(DIST.resolve("bin/automaton").toString(), "send", "-s", sock.toString(), "WAIT",
+          "show", other).redirectErrorStream(true);
+      send.environment().remove("LC_ALL");
+      send.environment().remove("LC_CTYPE");
+      send.environment().put("LANG", "C");
+      Process p = send.start();
+      assertThat(new String(p.getInputStream().readAllBytes()).trim()).isEqualTo("OK");
+      assertThat(p.waitFor()).isZero();
+      assertThat(Files.readString(dir.resolve("input.txt"), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(other);
+    } finally {
+      new ProcessBuilder("kill", "-s", "TERM", String.valueOf(automaton.pid())).start().waitFor();
+      if (!automaton.waitFor(10, TimeUnit.SECONDS)) {
+        automaton.destroyForcibly();
+      }
+    }
+  }
+
+  @Test
   void theOriginalSupervisordLineWorksThroughASymlink() throws Exception {
     // as in the images: /usr/bin/automaton -> .../bin/automaton; command=/usr/bin/automaton lifecycle.yml -d -s /tmp/sock
     Path link = Files.createSymbolicLink(dir.resolve("automaton"), DIST.resolve("bin/automaton"));

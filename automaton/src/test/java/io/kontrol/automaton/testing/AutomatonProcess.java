@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class AutomatonProcess implements AutoCloseable {
 
   /** JVM flags for every subprocess: start-up time matters more than peak speed here. */
-  public static final List<String> JVM_FLAGS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-Xmx128m");
+  public static final List<String> JVM_FLAGS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-Xmx128m",
+      "-Dfile.encoding=UTF-8", "-Djdk.lang.Process.launchMechanism=VFORK");
 
   private final Path dir;
   private final Path socket;
@@ -130,6 +131,9 @@ public final class AutomatonProcess implements AutoCloseable {
 
   /** Raw bytes through socat; {@code -t} seconds to wait for the reply after sending. */
   public static String socat(Path dir, Path socket, byte[] bytes, int waitSeconds) throws IOException, InterruptedException {
+    if (!Files.isExecutable(Path.of("/usr/bin/socat"))) {
+      throw new AssertionError("socat is not installed (apt-get install socat): the tests drive automaton with it");
+    }
     Process p = new ProcessBuilder("/usr/bin/socat", "-t", String.valueOf(waitSeconds), "-", "UNIX-CONNECT:" + socket)
         .directory(dir.toFile()).redirectErrorStream(true).start();
     try (OutputStream in = p.getOutputStream()) {
