@@ -86,7 +86,7 @@ public final class AgentConfig {
       throw new ConfigException(NAMESPACE, "not a valid name: \"" + namespace + "\"");
     }
     this.etcd = parseEtcd();
-    this.port = intIn(KONTROL_PORT, 8000, 1, 65535);
+    this.port = intIn(KONTROL_PORT, 8000, 0, 65535); // 0: any free port (tests)
     this.ttl = Duration.ofSeconds(intIn(KONTROL_TTL, 25, 1, 86_400));
     this.fover = Duration.ofSeconds(intIn(KONTROL_FOVER, 60, 1, 86_400));
     this.damper = seconds(KONTROL_DAMPER, Duration.ofSeconds(10), false);
