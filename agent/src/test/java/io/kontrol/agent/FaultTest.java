@@ -139,6 +139,42 @@ class FaultTest {
     }
   }
 
+  @Test
+  void aWatchCutOffPastACompactionReadsTheGroupAgain() throws Exception {
+    String app = Pods.app("compact");
+    Group g = Pods.group(app);
+    CallbackLog cb = new CallbackLog(dir);
+    // the leader talks to member 0 only, so its watch must resume there, after the compaction
+    Map<String, String> env = cb.into(Pods.env(ETCD, app, app, "leader", "master,slave"));
+    env.put("KONTROL_ETCD", ETCD.endpoint(0));
+    env.put("KONTROL_TTL", "10");
+    env.put("KONTROL_FOVER", "10");
+    List<Agent> agents = new ArrayList<>();
+    try {
+      agents.add(Pods.start(env));
+      Agent s1 = Pods.start(Pods.env(ETCD, "worker", app, "s1", "slave"));
+      agents.add(s1);
+      await().atMost(Duration.ofSeconds(15)).until(() -> cb.last() != null && cb.last().ids().size() == 2);
+
+      ETCD.stop(0);
+      // while the leader is cut off: s1 leaves, s2 joins, and the history is compacted away
+      s1.close();
+      agents.remove(s1);
+      agents.add(Pods.start(Pods.env(ETCD, "worker", app, "s2", "slave")));
+      await().atMost(Duration.ofSeconds(15)).until(() -> Pods.records(etcd, g).containsKey("s2"));
+      long rev = etcd.getKVClient().get(Pods.bytes("/")).get(5, TimeUnit.SECONDS).getHeader().getRevision();
+      etcd.getKVClient().compact(rev).get(5, TimeUnit.SECONDS);
+      ETCD.start(0);
+
+      await().atMost(Duration.ofSeconds(20)).until(() -> cb.last().ids().equals(List.of("leader", "s2")));
+    } finally {
+      Pods.closeAll(agents);
+      if (!ETCD.isRunning(0)) {
+        ETCD.start(0);
+      }
+    }
+  }
+
   private static Map<String, Long> seqs(Group g) throws Exception {
     Map<String, Long> out = new HashMap<>();
     for (Map.Entry<String, String> e : Pods.records(etcd, g).entrySet()) {
