@@ -158,7 +158,7 @@ public final class Machine implements Closeable {
     Objects.requireNonNull(target, "target");
     Objects.requireNonNull(mode, "mode");
     Transition t = new Transition(target, input == null ? "" : input, mode, System.nanoTime(), false);
-    if (lifecycle.get() != Lifecycle.STARTED || !post(() -> queue(t))) {
+    if (t.input.indexOf('\0') >= 0 || lifecycle.get() != Lifecycle.STARTED || !post(() -> queue(t))) {
       t.done.complete(false);
     }
     return t.done;
@@ -324,12 +324,12 @@ public final class Machine implements Closeable {
     ProcessBuilder pb = new ProcessBuilder(ProcessGroups.command(spec.shell().get()))
         .redirectErrorStream(true)
         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-    Map<String, String> env = pb.environment();
-    env.putAll(vars);
-    env.put("SOCKET", socket);
-    env.put("INPUT", t.input);
     Process process;
     try {
+      Map<String, String> env = pb.environment();
+      env.putAll(vars);
+      env.put("SOCKET", socket);
+      env.put("INPUT", t.input);
       process = pb.start();
     } catch (IOException | RuntimeException e) {
       log.error("[{}] cannot start the script: {}", t.target, e.getMessage());
@@ -419,8 +419,8 @@ public final class Machine implements Closeable {
 
   /** SIGTERM to the run's process group now, SIGKILL after the grace period. */
   private void terminate(Run r, String why) {
-    if (r.signalled != null) {
-      return;
+    if (r.signalled != null || !r.process.isAlive()) {
+      return; // already done, or the script has ended and only its last output is being logged
     }
     r.signalled = why;
     log.info("[{}] sending SIGTERM to process group {} ({})", r.spec.tag(), r.pid, why);
