@@ -17,7 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -107,8 +106,7 @@ class NatsClusterIT {
         .untilAsserted(
             () -> {
               for (NatsPod pod : live) {
-                Set<String> others = live.stream().filter(p -> p != pod).map(NatsPod::ip).collect(Collectors.toCollection(TreeSet::new));
-                assertThat(pod.routes()).as(pod.name + " routes").isEqualTo(others);
+                assertThat(pod.routes()).as(pod.name + " routes").isEqualTo(pod.others(live));
               }
             });
   }
@@ -124,7 +122,7 @@ class NatsClusterIT {
             () -> {
               for (NatsPod pod : live) {
                 String config = pod.brokerConfig();
-                Set<String> others = live.stream().filter(p -> p != pod).map(NatsPod::ip).collect(Collectors.toSet());
+                Set<String> others = pod.others(live);
                 for (String ip : everIp) {
                   assertThat(config.contains("nats-route://" + ip + ":4244"))
                       .as(pod.name + " config routes to " + ip)

@@ -102,6 +102,27 @@ final class NatsPod implements AutoCloseable {
     }
   }
 
+  /** The IPs of the other pods in {@code live}. */
+  Set<String> others(java.util.Collection<NatsPod> live) {
+    Set<String> ips = new TreeSet<>();
+    for (NatsPod p : live) {
+      if (p != this) {
+        ips.add(p.ip());
+      }
+    }
+    return ips;
+  }
+
+  /** Whether every pod of {@code live} has a route with every other one, and no other route. */
+  static boolean meshed(java.util.Collection<NatsPod> live) {
+    for (NatsPod pod : live) {
+      if (!pod.routes().equals(pod.others(live))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** The broker configuration the pod runs (the rendered file). */
   String brokerConfig() {
     return exec("cat", "/data/nats/nats.conf").getStdout();
