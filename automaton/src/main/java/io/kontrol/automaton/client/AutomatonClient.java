@@ -136,6 +136,10 @@ public final class AutomatonClient {
   }
 
   private IOException noAutomaton(IOException cause) {
+    String why = String.valueOf(cause.getMessage());
+    if (why.contains("Permission denied") || why.contains("Operation not permitted")) {
+      return new IOException("permission denied on " + socket + " (the socket is mode 0660 by default: same user or group)", cause);
+    }
     ConnectException e = new ConnectException("no automaton at " + socket);
     e.initCause(cause);
     return e;
