@@ -178,9 +178,10 @@ public final class Agent implements Closeable {
               st -> leadership.writeFenced(g.stateKey(), st, io),
               outcome -> {
                 lastDigest = Optional.of(outcome.snapshot().md5());
-                if (outcome.stateWritten()) {
-                  lastState = outcome.result().flatMap(r -> r.state());
-                }
+                lastState =
+                    outcome.stateWritten()
+                        ? outcome.result().flatMap(r -> r.state())
+                        : outcome.snapshot().state();
               });
       watch = new GroupWatch(client, g, callbacks.executor(), callbacks::changed).start();
     }

@@ -13,7 +13,8 @@ import java.util.Optional;
  * @param reportsTo the groups it reports to (slave mode)
  * @param leads per group it campaigns for (master mode): whether it leads it now
  * @param lastDigest the digest of the group at the leader's last pass, if it led
- * @param lastState the last state a callback of this agent produced and stored, if any
+ * @param lastState the group's last state as this agent last saw it while leading (the one its
+ *     callback stored, else the one in etcd), if any
  */
 public record AgentStatus(
     String id,

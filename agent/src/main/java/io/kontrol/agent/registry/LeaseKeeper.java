@@ -76,22 +76,6 @@ public final class LeaseKeeper {
     return leaseId;
   }
 
-  /**
-   * Forgets the current lease (revoking it, best effort) and grants a new one: for an owner who
-   * found its keys gone.
-   */
-  public void renew() {
-    if (closed) {
-      return;
-    }
-    long old = leaseId;
-    if (old != 0) {
-      lose(old, "renewing");
-      revokeQuietly(old, Duration.ofMillis(500));
-      schedule(0, this::grant);
-    }
-  }
-
   /** Stops keeping the lease alive and revokes it (bounded), so its keys vanish at once. */
   public void close(Duration timeout) {
     if (closed) {

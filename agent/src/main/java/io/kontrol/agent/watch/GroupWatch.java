@@ -30,8 +30,8 @@ public final class GroupWatch implements Closeable {
   private final Group group;
   private final Runnable onChange;
   private final ScheduledExecutorService exec;
-  private Watch.Watcher watcher;
-  private int failures;
+  private volatile Watch.Watcher watcher; // set on exec, closed from any thread
+  private volatile int failures; // etcd calls one watcher's listener from one thread at a time
   private volatile boolean closed;
 
   /**
