@@ -68,6 +68,9 @@ public final class AutomatonProcess implements AutoCloseable {
 
   public static List<String> javaCommand(List<String> args) {
     List<String> cmd = new ArrayList<>();
+    // as the launcher does: a test run started in the background (SIGINT ignored on entry) must not
+    // hand that to the automaton, whose JVM would then never see the SIGINT the tests send
+    cmd.addAll(List.of("env", "--default-signal=INT,TERM"));
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.addAll(JVM_FLAGS);
     cmd.add("-cp");
