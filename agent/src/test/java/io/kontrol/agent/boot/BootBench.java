@@ -97,6 +97,10 @@ public final class BootBench {
     env.put("KONTROL_PORT", String.valueOf(freePort()));
     env.put("KONTROL_SOCKET", dir.resolve("sock").toString());
     env.put("AWS_EC2_METADATA_DISABLED", "true");
+    String arenas = System.getenv("MALLOC_ARENA_MAX");
+    if (arenas != null) {
+      env.put("MALLOC_ARENA_MAX", arenas);
+    }
     return env;
   }
 
@@ -161,7 +165,7 @@ public final class BootBench {
       Thread.sleep(seconds * 1000L); // the idle period is what is measured
       for (Process p : agents) {
         String status = Files.readString(Path.of("/proc/" + p.pid() + "/status"));
-        String rss = status.lines().filter(l -> l.startsWith("VmRSS")).findFirst().orElse("VmRSS: ?");
+        String rss = String.join(", ", status.lines().filter(l -> l.startsWith("VmRSS") || l.startsWith("RssAnon") || l.startsWith("RssFile")).toList());
         System.out.printf("agent pid %d alive=%s %s%n", p.pid(), p.isAlive(), rss.replaceAll("\\s+", " "));
       }
     } finally {
