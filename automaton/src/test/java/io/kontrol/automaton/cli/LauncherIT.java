@@ -1,5 +1,7 @@
 package io.kontrol.automaton.cli;
 
+import static org.awaitility.Awaitility.await;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kontrol.automaton.testing.AutomatonProcess;
@@ -52,10 +54,7 @@ class LauncherIT {
     pb.environment().put("LC_ALL", "C");
     Process automaton = pb.start();
     try {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (System.nanoTime() < deadline && !Files.exists(sock)) {
-        Thread.sleep(50);
-      }
+      await("the socket").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(() -> Files.exists(sock));
       String input = "h\u00e9llo \u2603 {\"k\": \"\u00fc\"}";
       assertThat(AutomatonProcess.socat(dir, sock, ("WAIT show " + input + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8), 5))
           .isEqualTo("OK");
@@ -112,13 +111,8 @@ class LauncherIT {
     });
     t.start();
     try {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      String state = "";
-      while (System.nanoTime() < deadline && !state.equals("setup")) {
-        Thread.sleep(50);
-        state = Files.exists(sock) ? AutomatonProcess.socat(dir, sock, "STATE\n".getBytes(), 5) : "";
-      }
-      assertThat(state).isEqualTo("setup");
+      await("the initial state over socat").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
+          .until(() -> Files.exists(sock) && "setup".equals(AutomatonProcess.socat(dir, sock, "STATE\n".getBytes(), 5)));
       assertThat(AutomatonProcess.socat(dir, sock, "WAIT configure {\"hosts\": [\"10.0.0.1\"]}\n".getBytes(), 5)).isEqualTo("OK");
       Process send = new ProcessBuilder(link.toString(), "send", "-s", sock.toString(), "STATE").start();
       assertThat(new String(send.getInputStream().readAllBytes()).trim()).isEqualTo("configure");

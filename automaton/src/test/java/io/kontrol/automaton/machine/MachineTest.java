@@ -1,5 +1,7 @@
 package io.kontrol.automaton.machine;
 
+import static org.awaitility.Awaitility.await;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -67,7 +69,8 @@ class MachineTest {
       for (int i = 0; i < 5; i++) {
         pending.add(m.transition("append", "pending" + i, Machine.Mode.WAIT));
       }
-      Thread.sleep(100);
+      // the first script runs (it is force: shutdown waits for it); the others are still queued
+      await().atMost(Duration.ofSeconds(5)).until(() -> "append".equals(m.state()));
       CompletableFuture<Void> done = m.shutdown("test");
       for (CompletableFuture<Boolean> p : pending) {
         assertThat(p.get(5, TimeUnit.SECONDS)).isFalse();
@@ -86,21 +89,15 @@ class MachineTest {
     m.start();
     CompletableFuture<Boolean> wait = m.transition("append", "", Machine.Mode.WAIT);
     Path out = dir.resolve("out.txt");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while ((!Files.exists(out) || Files.readString(out).isBlank()) && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> Files.exists(out) && !Files.readString(out).isBlank());
     long pid = Long.parseLong(Files.readString(out).trim());
     assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive)).contains(true);
     long t0 = System.nanoTime();
     m.close();
     assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(6));
     assertThat(wait.get(1, TimeUnit.SECONDS)).isFalse();
-    deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false) && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+    await("the script's process is gone").atMost(Duration.ofSeconds(5))
+        .until(() -> !ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
     assertThat(m.lifecycle()).isEqualTo(Machine.Lifecycle.CLOSED);
     assertThat(m.terminated()).isDone();
   }
