@@ -286,13 +286,19 @@ public final class Machine implements Closeable {
     }
     queue.add(t);
     log.debug("queued {} {} ({} pending)", t.mode, t.target, queue.size());
-    if (t.mode == Mode.GOTO) {
-      t.done.complete(true);
-    }
-    if (run == null) {
-      advance();
-    } else {
-      preemptLater();
+    try {
+      if (run == null) {
+        // nothing runs: enter the state now, BEFORE the GOTO is acknowledged, so that a client
+        // reading OK and then asking STATE sees the new state (as with the original automaton)
+        advance();
+      } else {
+        preemptLater();
+      }
+    } finally {
+      // OK never waits for a script: behind a running one the transition is only queued
+      if (t.mode == Mode.GOTO) {
+        t.done.complete(true);
+      }
     }
   }
 
