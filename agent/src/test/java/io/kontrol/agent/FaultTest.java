@@ -3,7 +3,6 @@ package io.kontrol.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.etcd.jetcd.Client;
 import io.kontrol.agent.registry.Group;
 import io.kontrol.agent.testing.EtcdCluster;
 import java.nio.charset.StandardCharsets;
@@ -16,8 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -27,19 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(240)
 class FaultTest {
   @RegisterExtension static final EtcdCluster ETCD = EtcdCluster.builder().withNodes(3).build();
-  static Client etcd;
-
   @TempDir Path dir;
-
-  @BeforeAll
-  static void client() {
-    etcd = ETCD.newClient();
-  }
-
-  @AfterAll
-  static void closeClient() {
-    etcd.close();
-  }
 
   private Map<String, String> pod(CallbackLog cb, String app, String id) {
     Map<String, String> env = cb.into(Pods.env(ETCD, app, app, id, "master,slave"));
@@ -50,7 +35,7 @@ class FaultTest {
   /** Who holds the election of {@code g}, by its proposal (the pod id); null when nobody. */
   private static String leaderOf(Group g) {
     try {
-      return etcd.getElectionClient()
+      return ETCD.client().getElectionClient()
           .leader(Pods.bytes(g.leaderKey()))
           .get(3, TimeUnit.SECONDS)
           .getKv()
@@ -161,9 +146,9 @@ class FaultTest {
       s1.close();
       agents.remove(s1);
       agents.add(Pods.start(Pods.env(ETCD, "worker", app, "s2", "slave")));
-      await().atMost(Duration.ofSeconds(15)).until(() -> Pods.records(etcd, g).containsKey("s2"));
-      long rev = etcd.getKVClient().get(Pods.bytes("/")).get(5, TimeUnit.SECONDS).getHeader().getRevision();
-      etcd.getKVClient().compact(rev).get(5, TimeUnit.SECONDS);
+      await().atMost(Duration.ofSeconds(15)).until(() -> Pods.records(ETCD.client(), g).containsKey("s2"));
+      long rev = ETCD.client().getKVClient().get(Pods.bytes("/")).get(5, TimeUnit.SECONDS).getHeader().getRevision();
+      ETCD.client().getKVClient().compact(rev).get(5, TimeUnit.SECONDS);
       ETCD.start(0);
 
       await().atMost(Duration.ofSeconds(20)).until(() -> cb.last().ids().equals(List.of("leader", "s2")));
@@ -177,7 +162,7 @@ class FaultTest {
 
   private static Map<String, Long> seqs(Group g) throws Exception {
     Map<String, Long> out = new HashMap<>();
-    for (Map.Entry<String, String> e : Pods.records(etcd, g).entrySet()) {
+    for (Map.Entry<String, String> e : Pods.records(ETCD.client(), g).entrySet()) {
       out.put(e.getKey(), CallbackLog.JSON.readTree(e.getValue()).get("seq").asLong());
     }
     return out;

@@ -3,7 +3,6 @@ package io.kontrol.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.etcd.jetcd.Client;
 import io.kontrol.agent.election.LeaderElection;
 import io.kontrol.agent.election.Leadership;
 import io.kontrol.agent.registry.Group;
@@ -19,8 +18,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -29,19 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(180)
 class LeaderTest {
   @RegisterExtension static final EtcdCluster ETCD = EtcdCluster.builder().withNodes(1).build();
-  static Client etcd;
-
   @TempDir Path dir;
-
-  @BeforeAll
-  static void client() {
-    etcd = ETCD.newClient();
-  }
-
-  @AfterAll
-  static void closeClient() {
-    etcd.close();
-  }
 
   private Map<String, String> pod(CallbackLog cb, String app, String id, String damper) {
     Map<String, String> env = cb.into(Pods.env(ETCD, app, app, id, "master,slave"));
@@ -65,7 +50,7 @@ class LeaderTest {
       Agent leader = Pods.leaders(agents, g).get(0);
       assertThat(cb.last().by()).isEqualTo(leader.config().id());
       List<String> bySeq =
-          Pods.records(etcd, g).entrySet().stream()
+          Pods.records(ETCD.client(), g).entrySet().stream()
               .sorted(java.util.Comparator.comparingLong(e -> seqOf(e.getValue())))
               .map(Map.Entry::getKey)
               .toList();
@@ -73,7 +58,7 @@ class LeaderTest {
       assertThat(cb.errors()).as("$PODS_FILE holds $PODS").isEmpty();
       // the state is the callback's stdout, written by the leader
       await().atMost(Duration.ofSeconds(5)).until(() -> leader.status().lastState().isPresent());
-      assertThat(Pods.value(etcd, g.stateKey())).contains(cb.last().md5());
+      assertThat(Pods.value(ETCD.client(), g.stateKey())).contains(cb.last().md5());
 
       Agent leaving = agents.stream().filter(a -> a != leader).findFirst().orElseThrow();
       String gone = leaving.config().id();
@@ -115,7 +100,7 @@ class LeaderTest {
       agents.addAll(joiners);
       await().atMost(Duration.ofSeconds(10)).until(() -> cb.last().ids().size() == 6);
       await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> cb.count() == 2);
-      assertThat(Pods.records(etcd, g)).hasSize(6);
+      assertThat(Pods.records(ETCD.client(), g)).hasSize(6);
     } finally {
       Pods.closeAll(agents);
     }
@@ -176,8 +161,8 @@ class LeaderTest {
       env.put("KONTROL_CALLBACK_TIMEOUT", "1");
       Agent leader = Pods.start(env);
       agents.add(leader);
-      await().atMost(Duration.ofSeconds(15)).until(() -> Pods.value(etcd, g.stateKey()) != null);
-      String state = Pods.value(etcd, g.stateKey());
+      await().atMost(Duration.ofSeconds(15)).until(() -> Pods.value(ETCD.client(), g.stateKey()) != null);
+      String state = Pods.value(ETCD.client(), g.stateKey());
       assertThat(state).isEqualTo("{\"by\":\"leader\",\"md5\":\"" + cb.last().md5() + "\"}");
 
       // non-zero exit: state kept, retried on the same digest after a backoff
@@ -188,7 +173,7 @@ class LeaderTest {
       await().atMost(Duration.ofSeconds(6)).until(() -> cb.count() >= c0 + 2);
       List<CallbackLog.Call> calls = cb.calls();
       assertThat(calls.get(c0 + 1).md5()).isEqualTo(calls.get(c0).md5());
-      assertThat(Pods.value(etcd, g.stateKey())).isEqualTo(state);
+      assertThat(Pods.value(ETCD.client(), g.stateKey())).isEqualTo(state);
 
       // stdout that is not JSON: state kept
       cb.mode("nonjson");
@@ -196,21 +181,21 @@ class LeaderTest {
       s1.close();
       agents.remove(s1);
       await().atMost(Duration.ofSeconds(5)).until(() -> cb.count() > c1);
-      await().during(Duration.ofMillis(500)).until(() -> state.equals(Pods.value(etcd, g.stateKey())));
+      await().during(Duration.ofMillis(500)).until(() -> state.equals(Pods.value(ETCD.client(), g.stateKey())));
 
       // a callback that outlives KONTROL_CALLBACK_TIMEOUT: killed, state kept
       cb.mode("slow");
       int c2 = cb.count();
       agents.add(Pods.start(Pods.env(ETCD, "worker", app, "s2", "slave")));
       await().atMost(Duration.ofSeconds(5)).until(() -> cb.count() > c2);
-      await().during(Duration.ofMillis(1500)).until(() -> state.equals(Pods.value(etcd, g.stateKey())));
+      await().during(Duration.ofMillis(1500)).until(() -> state.equals(Pods.value(ETCD.client(), g.stateKey())));
       assertThat(leader.status().lastState()).contains(state);
 
       // working again: the next change is stored
       cb.mode("ok");
       agents.add(Pods.start(Pods.env(ETCD, "worker", app, "s3", "slave")));
-      await().atMost(Duration.ofSeconds(10)).until(() -> !state.equals(Pods.value(etcd, g.stateKey())));
-      assertThat(Pods.value(etcd, g.stateKey())).contains(cb.last().md5());
+      await().atMost(Duration.ofSeconds(10)).until(() -> !state.equals(Pods.value(ETCD.client(), g.stateKey())));
+      assertThat(Pods.value(ETCD.client(), g.stateKey())).contains(cb.last().md5());
     } finally {
       Pods.closeAll(agents);
     }
@@ -221,18 +206,18 @@ class LeaderTest {
     Group g = Pods.group(Pods.app("fence"));
     AtomicReference<Leadership> first = new AtomicReference<>();
     AtomicReference<Leadership> second = new AtomicReference<>();
-    try (LeaderElection a = new LeaderElection(etcd, g, "a", Duration.ofSeconds(3), listener(first)).start()) {
+    try (LeaderElection a = new LeaderElection(ETCD.client(), g, "a", Duration.ofSeconds(3), listener(first)).start()) {
       await().atMost(Duration.ofSeconds(10)).until(() -> first.get() != null);
       Leadership term = first.get();
       assertThat(term.writeFenced(g.stateKey(), "{\"v\":1}", Duration.ofSeconds(5))).isTrue();
-      try (LeaderElection b = new LeaderElection(etcd, g, "b", Duration.ofSeconds(3), listener(second)).start()) {
+      try (LeaderElection b = new LeaderElection(ETCD.client(), g, "b", Duration.ofSeconds(3), listener(second)).start()) {
         // a's lease is revoked behind its back (as if it expired while a was paused)
-        etcd.getLeaseClient().revoke(term.leaseId()).get(5, TimeUnit.SECONDS);
+        ETCD.client().getLeaseClient().revoke(term.leaseId()).get(5, TimeUnit.SECONDS);
         assertThat(term.writeFenced(g.stateKey(), "{\"v\":2}", Duration.ofSeconds(5))).isFalse();
         await().atMost(Duration.ofSeconds(10)).until(() -> second.get() != null);
         assertThat(second.get().writeFenced(g.stateKey(), "{\"v\":3}", Duration.ofSeconds(5))).isTrue();
         assertThat(term.writeFenced(g.stateKey(), "{\"v\":4}", Duration.ofSeconds(5))).isFalse();
-        assertThat(Pods.value(etcd, g.stateKey())).isEqualTo("{\"v\":3}");
+        assertThat(Pods.value(ETCD.client(), g.stateKey())).isEqualTo("{\"v\":3}");
         await().atMost(Duration.ofSeconds(5)).until(() -> !a.isLeader() || a.current().get() != term);
       }
     }

@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.options.LeaseOption;
 import io.kontrol.agent.registry.Group;
@@ -26,8 +25,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -37,19 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 class RegistrationTest {
   @RegisterExtension static final EtcdCluster ETCD = EtcdCluster.builder().withNodes(1).build();
   static final ObjectMapper JSON = new ObjectMapper();
-  static Client etcd;
-
   @TempDir Path dir;
-
-  @BeforeAll
-  static void client() {
-    etcd = ETCD.newClient();
-  }
-
-  @AfterAll
-  static void closeClient() {
-    etcd.close();
-  }
 
   @Test
   void recordIsTheSortedJsonOfTheSpecOnALeaseOfTtl() throws Exception {
@@ -58,8 +43,8 @@ class RegistrationTest {
     Map<String, String> env = Pods.env(ETCD, app, app, "p0", "slave");
     env.put("KONTROL_IP", "10.1.2.3");
     try (Agent a = Pods.start(env)) {
-      await().atMost(Duration.ofSeconds(10)).until(() -> Pods.get(etcd, g.podKey("p0")) != null);
-      KeyValue kv = Pods.get(etcd, g.podKey("p0"));
+      await().atMost(Duration.ofSeconds(10)).until(() -> Pods.get(ETCD.client(), g.podKey("p0")) != null);
+      KeyValue kv = Pods.get(ETCD.client(), g.podKey("p0"));
       String json = kv.getValue().toString(java.nio.charset.StandardCharsets.UTF_8);
       JsonNode r = JSON.readTree(json);
       List<String> keys = new ArrayList<>();
@@ -75,7 +60,7 @@ class RegistrationTest {
       assertThat(r.get("seq").asLong()).isZero();
       assertThat(kv.getLease()).isNotZero();
       long ttl =
-          etcd.getLeaseClient().timeToLive(kv.getLease(), LeaseOption.DEFAULT).get(5, TimeUnit.SECONDS).getGrantedTTL();
+          ETCD.client().getLeaseClient().timeToLive(kv.getLease(), LeaseOption.DEFAULT).get(5, TimeUnit.SECONDS).getGrantedTTL();
       assertThat(ttl).isEqualTo(2);
       assertThat(a.status().records()).containsEntry(g, json);
       assertThat(a.status().reportsTo()).containsExactly(g);
@@ -103,9 +88,9 @@ class RegistrationTest {
       for (Future<?> f : fs) {
         f.get(30, TimeUnit.SECONDS);
       }
-      await().atMost(Duration.ofSeconds(20)).until(() -> Pods.records(etcd, g).size() == 20);
+      await().atMost(Duration.ofSeconds(20)).until(() -> Pods.records(ETCD.client(), g).size() == 20);
       Set<Long> seqs = new HashSet<>();
-      for (String json : Pods.records(etcd, g).values()) {
+      for (String json : Pods.records(ETCD.client(), g).values()) {
         seqs.add(JSON.readTree(json).get("seq").asLong());
       }
       assertThat(seqs).hasSize(20);
@@ -123,20 +108,20 @@ class RegistrationTest {
     String app = Pods.app("back");
     Group g = Pods.group(app);
     Agent a = Pods.start(Pods.env(ETCD, "x", app, "kafka-0", "slave"));
-    await().atMost(Duration.ofSeconds(10)).until(() -> Pods.get(etcd, g.podKey("kafka-0")) != null);
-    String first = Pods.value(etcd, g.podKey("kafka-0"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> Pods.get(ETCD.client(), g.podKey("kafka-0")) != null);
+    String first = Pods.value(ETCD.client(), g.podKey("kafka-0"));
     a.close();
     // revoked on close: gone now, not after the TTL
-    assertThat(Pods.get(etcd, g.podKey("kafka-0"))).isNull();
+    assertThat(Pods.get(ETCD.client(), g.podKey("kafka-0"))).isNull();
     try (Agent b = Pods.start(Pods.env(ETCD, "x", app, "kafka-1", "slave"))) {
-      await().atMost(Duration.ofSeconds(10)).until(() -> Pods.get(etcd, g.podKey("kafka-1")) != null);
+      await().atMost(Duration.ofSeconds(10)).until(() -> Pods.get(ETCD.client(), g.podKey("kafka-1")) != null);
       try (Agent again = Pods.start(Pods.env(ETCD, "x", app, "kafka-0", "slave"))) {
-        await().atMost(Duration.ofSeconds(10)).until(() -> Pods.get(etcd, g.podKey("kafka-0")) != null);
+        await().atMost(Duration.ofSeconds(10)).until(() -> Pods.get(ETCD.client(), g.podKey("kafka-0")) != null);
         JsonNode before = JSON.readTree(first);
-        JsonNode after = JSON.readTree(Pods.value(etcd, g.podKey("kafka-0")));
+        JsonNode after = JSON.readTree(Pods.value(ETCD.client(), g.podKey("kafka-0")));
         assertThat(after.get("seq")).isEqualTo(before.get("seq"));
         assertThat(after.get("nonce")).isNotEqualTo(before.get("nonce"));
-        assertThat(JSON.readTree(Pods.value(etcd, g.podKey("kafka-1"))).get("seq").asLong()).isEqualTo(1);
+        assertThat(JSON.readTree(Pods.value(ETCD.client(), g.podKey("kafka-1"))).get("seq").asLong()).isEqualTo(1);
       }
     }
   }
@@ -190,7 +175,7 @@ class RegistrationTest {
   }
 
   private static String payloadOf(Group g) throws Exception {
-    String v = Pods.value(etcd, g.podKey("p0"));
+    String v = Pods.value(ETCD.client(), g.podKey("p0"));
     return v == null ? "" : JSON.readTree(v).get("payload").toString();
   }
 }

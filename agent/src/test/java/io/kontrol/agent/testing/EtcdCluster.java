@@ -50,6 +50,7 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofMillis(500)).build();
   private Path root;
+  private Client shared;
   private Thread shutdownHook;
 
   private EtcdCluster(Builder b) {
@@ -180,6 +181,14 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
     return Client.builder().endpoints(endpoints().toArray(String[]::new)).build();
   }
 
+  /** One client for the test class, made on first use; closed by {@link #close()}. */
+  public synchronized Client client() {
+    if (shared == null) {
+      shared = newClient();
+    }
+    return shared;
+  }
+
   /** The log file of member {@code i}, for a failing test's diagnostics. */
   public Path log(int i) {
     return members.get(i).log;
@@ -256,6 +265,10 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
 
   @Override
   public synchronized void close() {
+    if (shared != null) {
+      shared.close();
+      shared = null;
+    }
     destroyAll();
     if (shutdownHook != null) {
       try {
