@@ -4,13 +4,12 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.kontrol.agent.render.AtomicFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -81,22 +80,11 @@ public final class Annotations {
   }
 
   /**
-   * Replaces the file with the annotations as JSON: written to a temporary file in the same
-   * directory, then renamed over it, so a reader sees the old or the new object, never half.
+   * Replaces the file with the annotations as JSON, atomically ({@link AtomicFile}): a reader sees
+   * the old or the new object, never half, and the file is world-readable (0644), since the
+   * lifecycle's {@code kontrol render} runs as the service's user, not as boot's.
    */
   public static void write(Path file, Map<String, String> annotations) throws IOException {
-    Path dir = file.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
-    Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-    try {
-      Files.writeString(tmp, toJson(annotations) + "\n", StandardCharsets.UTF_8);
-      try {
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    AtomicFile.write(file, toJson(annotations) + "\n");
   }
 }

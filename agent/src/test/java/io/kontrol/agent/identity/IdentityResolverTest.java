@@ -216,6 +216,9 @@ class IdentityResolverTest {
     List<Map<String, String>> seen = new CopyOnWriteArrayList<>();
     try (PodWatch watch = PodWatch.start(client, "test", "haproxy-1", file, ANNOTATIONS, seen::add)) {
       assertThat(Annotations.current(Map.of(Annotations.FILE_VARIABLE, file.toString()))).isEqualTo(ANNOTATIONS);
+      // boot writes it as root; the lifecycle's `kontrol render` reads it as the service's user
+      assertThat(java.nio.file.Files.getPosixFilePermissions(file))
+          .contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
 
       client.pods().inNamespace("test").withName("haproxy-1").edit(p -> {
         p.getMetadata().getAnnotations().put("haproxy.unity3d.com/config", "frontend v2\n");
