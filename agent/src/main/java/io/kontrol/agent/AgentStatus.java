@@ -1,6 +1,6 @@
 package io.kontrol.agent;
 
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;

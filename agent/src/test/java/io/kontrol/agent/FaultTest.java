@@ -3,7 +3,7 @@ package io.kontrol.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import io.kontrol.agent.testing.EtcdCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.kontrol.agent.election.LeaderElection;
 import io.kontrol.agent.election.Leadership;
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import io.kontrol.agent.testing.EtcdCluster;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -5,7 +5,7 @@ import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.options.GetOption;
 import io.kontrol.agent.config.AgentConfig;
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import io.kontrol.agent.testing.EtcdCluster;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.options.LeaseOption;
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import io.kontrol.agent.registry.PodRecord;
 import io.kontrol.agent.testing.EtcdCluster;
 import java.nio.file.Files;

@@ -3,9 +3,9 @@ package io.kontrol.agent.cli;
 import io.kontrol.agent.config.ConfigException;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine;
 
 /**
  * {@code kontrol}: with no subcommand (or {@code -d}) it runs the agent, as the original did;
@@ -49,9 +49,24 @@ public final class KontrolCommand implements Callable<Integer> {
     return RunCommand.runAgent(options.config(env));
   }
 
-  /** The command line with kontrol's exit-code mapping: a bad setting prints one line, exit 2. */
+  /**
+   * The command line with kontrol's exit-code mapping: a bad setting prints one line, exit 2.
+   * Subcommands with a constructor taking the environment get {@code top}'s.
+   */
   public static CommandLine commandLine(KontrolCommand top) {
-    CommandLine cl = new CommandLine(top);
+    CommandLine.IFactory defaults = CommandLine.defaultFactory();
+    CommandLine.IFactory withEnv =
+        new CommandLine.IFactory() {
+          @Override
+          public <K> K create(Class<K> cls) throws Exception {
+            try {
+              return cls.getConstructor(Map.class).newInstance(top.env());
+            } catch (NoSuchMethodException e) {
+              return defaults.create(cls);
+            }
+          }
+        };
+    CommandLine cl = new CommandLine(top, withEnv);
     cl.setExecutionExceptionHandler(
         (ex, line, parsed) -> {
           if (ex instanceof ConfigException) {

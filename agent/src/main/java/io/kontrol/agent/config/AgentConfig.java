@@ -2,7 +2,7 @@ package io.kontrol.agent.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import java.math.BigDecimal;
 import java.net.Inet4Address;
 import java.net.InetAddress;

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.options.PutOption;
+import io.kontrol.agent.group.Group;
+import io.kontrol.agent.lease.LeaseKeeper;
 import java.io.Closeable;
 import java.nio.file.Path;
 import java.time.Duration;

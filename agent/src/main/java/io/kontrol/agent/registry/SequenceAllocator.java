@@ -9,6 +9,7 @@ import io.etcd.jetcd.op.CmpTarget;
 import io.etcd.jetcd.op.Op;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.PutOption;
+import io.kontrol.agent.group.Group;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;

@@ -3,7 +3,7 @@ package io.kontrol.agent.rpc;
 import io.kontrol.agent.Agent;
 import io.kontrol.agent.AgentStatus;
 import io.kontrol.agent.config.AgentConfig;
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import io.kontrol.agent.rpc.v1.StatusReply;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -4,7 +4,7 @@ import io.etcd.jetcd.Client;
 import io.etcd.jetcd.options.PutOption;
 import io.kontrol.agent.Agent;
 import io.kontrol.agent.config.AgentConfig;
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import io.kontrol.agent.testing.EtcdCluster;
 import java.nio.file.Files;
 import java.nio.file.Path;

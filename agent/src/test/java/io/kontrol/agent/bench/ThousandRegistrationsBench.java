@@ -1,7 +1,7 @@
 package io.kontrol.agent.bench;
 
 import io.etcd.jetcd.Client;
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import io.kontrol.agent.registry.Registration;
 import io.kontrol.agent.testing.EtcdCluster;
 import java.nio.file.Files;

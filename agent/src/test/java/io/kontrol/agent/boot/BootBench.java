@@ -2,7 +2,7 @@ package io.kontrol.agent.boot;
 
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import io.kontrol.agent.testing.EtcdCluster;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;

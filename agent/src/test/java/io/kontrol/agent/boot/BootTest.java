@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.kontrol.agent.cli.KontrolCommand;
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import io.kontrol.agent.testing.EtcdCluster;
 import io.kontrol.agent.testing.ImdsFixture;
 import java.io.PrintWriter;

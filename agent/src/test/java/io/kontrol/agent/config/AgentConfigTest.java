@@ -3,7 +3,7 @@ package io.kontrol.agent.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.kontrol.agent.registry.Group;
+import io.kontrol.agent.group.Group;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package io.kontrol.agent.callback.nats;
+package io.kontrol.service.nats;
 
 import static org.awaitility.Awaitility.await;
 

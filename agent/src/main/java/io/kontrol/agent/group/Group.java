@@ -1,4 +1,4 @@
-package io.kontrol.agent.registry;
+package io.kontrol.agent.group;
 
 import java.util.Objects;
 import java.util.regex.Pattern;

@@ -1,6 +1,9 @@
-package io.kontrol.agent.callback.nats;
+package io.kontrol.service;
 
-/** The callback did not do its job: its state must not change and the agent retries it. */
+/**
+ * A service callback did not do its job: its state must not change, and the agent runs it again
+ * (unless the input itself is unusable, which {@link #badInput()} says).
+ */
 public final class CallbackException extends Exception {
 
   private static final long serialVersionUID = 1L;
@@ -12,7 +15,7 @@ public final class CallbackException extends Exception {
     this.badInput = badInput;
   }
 
-  /** A peer did not apply the change. */
+  /** A member did not apply the change. */
   public static CallbackException failed(String message) {
     return new CallbackException(message, false);
   }

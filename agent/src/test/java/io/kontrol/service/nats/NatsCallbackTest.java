@@ -1,4 +1,4 @@
-package io.kontrol.agent.callback.nats;
+package io.kontrol.service.nats;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.kontrol.agent.rpc.PeerClient;
 import io.kontrol.agent.rpc.PeerConfig;
 import io.kontrol.agent.rpc.TransitionResult;
+import io.kontrol.service.CallbackException;
+import io.kontrol.service.CallbackInput;
+import io.kontrol.service.Fanout;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,16 +41,20 @@ class NatsCallbackTest {
     for (String ip : List.of("10.0.0.1", "10.0.0.2", "10.0.0.3")) {
       pods.put(ip, BrokerPod.start(dir.resolve(ip)));
     }
-    callback =
-        new NatsCallback(
-            (ip, input) -> {
+    Fanout brokers =
+        new Fanout(
+            (ip, state, input) -> {
               BrokerPod pod = pods.get(ip);
               int port = pod == null ? 1 : pod.port();
-              TransitionResult r =
-                  client.transition("127.0.0.1", port, NatsCallback.CONFIGURE, input, true, Duration.ofSeconds(10));
+              TransitionResult r = client.transition("127.0.0.1", port, state, input, true, Duration.ofSeconds(10));
               return r.ok() ? null : r.outcome() + ": " + r.reason();
             },
             log::add);
+    callback = new NatsCallback(brokers, log::add);
+  }
+
+  private String run(String pods, String state) throws CallbackException {
+    return callback.run(CallbackInput.parse(pods, state, log::add));
   }
 
   @AfterAll
@@ -90,18 +97,18 @@ class NatsCallbackTest {
     int before = pods.get("10.0.0.1").configured().size();
     String two = pods(record("10.0.0.2", 1, "{}"), record("10.0.0.1", 2, "{}"));
 
-    String state = callback.run(two, "");
+    String state = run(two, "");
     assertThat(state).isEqualTo(state("10.0.0.1", "10.0.0.2"));
     assertThat(pods.get("10.0.0.1").configured()).endsWith(input("10.0.0.1", "10.0.0.2"));
     assertThat(pods.get("10.0.0.2").configured()).endsWith(input("10.0.0.1", "10.0.0.2"));
 
     // same pods again (the agent re-runs on any record change): no transition at all
-    assertThat(callback.run(two, state)).isEqualTo(state);
+    assertThat(run(two, state)).isEqualTo(state);
     assertThat(pods.get("10.0.0.1").configured()).hasSize(before + 1);
 
     // a third broker joins: all three get the new list, the old ones included
     String three = pods(record("10.0.0.2", 1, "{}"), record("10.0.0.1", 2, "{}"), record("10.0.0.3", 3, "{}"));
-    String next = callback.run(three, state);
+    String next = run(three, state);
     assertThat(next).isEqualTo(state("10.0.0.1", "10.0.0.2", "10.0.0.3"));
     for (BrokerPod pod : pods.values()) {
       assertThat(pod.configured()).endsWith(input("10.0.0.1", "10.0.0.2", "10.0.0.3"));
@@ -115,7 +122,7 @@ class NatsCallbackTest {
     int two = pods.get("10.0.0.2").configured().size();
 
     String next =
-        callback.run(pods(record("10.0.0.1", 1, "{}"), record("10.0.0.2", 2, "{}", "restarted")), state);
+        run(pods(record("10.0.0.1", 1, "{}"), record("10.0.0.2", 2, "{}", "restarted")), state);
 
     assertThat(next).contains("\"10.0.0.2\":\"restarted\"");
     assertThat(pods.get("10.0.0.2").configured()).hasSize(two + 1).endsWith(input("10.0.0.1", "10.0.0.2"));
@@ -128,7 +135,7 @@ class NatsCallbackTest {
     String state = state("10.0.0.1", "10.0.0.2");
     int before = pods.get("10.0.0.2").configured().size();
 
-    assertThat(callback.run(records, state)).isEqualTo(state);
+    assertThat(run(records, state)).isEqualTo(state);
 
     assertThat(pods.get("10.0.0.2").configured()).hasSize(before + 1);
     assertThat(log).anyMatch(line -> line.contains("10.0.0.2") && line.contains("config_error"));
@@ -139,9 +146,9 @@ class NatsCallbackTest {
     String records = pods(record("10.0.0.1", 1, "{}"), record("10.9.9.9", 2, "{}"));
     int before = pods.get("10.0.0.1").configured().size();
 
-    assertThatThrownBy(() -> callback.run(records, ""))
+    assertThatThrownBy(() -> run(records, ""))
         .isInstanceOf(CallbackException.class)
-        .hasMessageContaining("1 of 2 broker(s) not configured")
+        .hasMessageContaining("1 of 2 member(s) not configured")
         .hasMessageContaining("10.9.9.9")
         .satisfies(e -> assertThat(((CallbackException) e).badInput()).isFalse());
     assertThat(pods.get("10.0.0.1").configured()).hasSize(before + 1);
@@ -150,7 +157,7 @@ class NatsCallbackTest {
   @Test
   void unusablePodsAreBadInputAndContactNobody() {
     for (String bad : new String[] {null, "", "not json", "{\"ip\":\"10.0.0.1\"}", "[]", "[{\"app\":\"nats\"}]"}) {
-      assertThatThrownBy(() -> callback.run(bad, ""))
+      assertThatThrownBy(() -> run(bad, ""))
           .isInstanceOf(CallbackException.class)
           .satisfies(e -> assertThat(((CallbackException) e).badInput()).as(String.valueOf(bad)).isTrue());
     }

@@ -1,4 +1,4 @@
-package io.kontrol.agent.registry;
+package io.kontrol.agent.lease;
 
 import io.etcd.jetcd.Lease;
 import io.etcd.jetcd.common.exception.ErrorCode;

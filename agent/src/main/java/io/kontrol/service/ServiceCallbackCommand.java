@@ -1,0 +1,78 @@
+package io.kontrol.service;
+
+import io.kontrol.agent.rpc.PeerClient;
+import io.kontrol.agent.rpc.PeerConfig;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.Consumer;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code kontrol callback <service>}: the contract every service's leader callback keeps with the
+ * agent, which runs it as {@code KONTROL_CALLBACK} with {@code $PODS} and {@code $STATE}. It prints
+ * the new state on stdout and exits 0; or prints nothing on stdout and exits 1 when a member did
+ * not apply the change (the agent keeps the old state and retries), 2 when the input or the peer
+ * settings ({@code KONTROL_PORT}, {@code KONTROL_TOKEN...}, {@code KONTROL_TLS_*}) are unusable.
+ * Progress goes to stderr, one line per member, prefixed with the service's name.
+ *
+ * <p>A service subclasses it with a picocli {@code @Command(name = "<service>")}, a constructor
+ * taking the environment, and {@link #callback}.
+ */
+public abstract class ServiceCallbackCommand implements Callable<Integer> {
+  private final Map<String, String> env;
+
+  @Spec CommandSpec spec;
+
+  @Option(
+      names = "--timeout",
+      paramLabel = "SECONDS",
+      defaultValue = "30",
+      description =
+          "per member, for its configure to finish (default: ${DEFAULT-VALUE}); a member"
+              + " that died mid-call holds the group's next change back this long")
+  int timeoutSeconds;
+
+  /** @param env the environment: {@code $PODS}, {@code $STATE} and the peer API's settings */
+  protected ServiceCallbackCommand(Map<String, String> env) {
+    this.env = Map.copyOf(env);
+  }
+
+  /** The service's callback, sending its transitions through {@code fanout}. */
+  protected abstract ServiceCallback callback(Fanout fanout, Consumer<String> log);
+
+  @Override
+  public Integer call() {
+    String name = spec.name();
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    Consumer<String> log =
+        line -> {
+          err.println(name + ": " + line);
+          err.flush();
+        };
+    PeerConfig config;
+    try {
+      config = PeerConfig.fromEnv(env);
+    } catch (IllegalArgumentException e) {
+      err.println("kontrol callback " + name + ": " + e.getMessage());
+      err.flush();
+      return 2;
+    }
+    Duration timeout = Duration.ofSeconds(Math.max(1, timeoutSeconds));
+    try (PeerClient peers = new PeerClient(config)) {
+      Fanout fanout = new Fanout(Fanout.peers(peers, config.port(), timeout), log);
+      String state = callback(fanout, log).run(CallbackInput.parse(env.get("PODS"), env.get("STATE"), log));
+      out.println(state);
+      out.flush();
+      return 0;
+    } catch (CallbackException e) {
+      err.println("kontrol callback " + name + ": " + e.getMessage());
+      err.flush();
+      return e.badInput() ? 2 : 1;
+    }
+  }
+}
