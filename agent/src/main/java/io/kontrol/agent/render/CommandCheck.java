@@ -1,17 +1,17 @@
 package io.kontrol.agent.render;
 
+import io.kontrol.automaton.process.Capture;
+import io.kontrol.automaton.process.ShellCommand;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Checks a rendered file with the service's own validator before it replaces the running config,
  * e.g. {@code nats-server -t -c {}} or {@code haproxy -c -f {}}: {@code {}} stands for the staged
- * file (it is also {@code $1}). The command runs with {@code /bin/sh -c}; a non-zero exit, or no
- * exit within the timeout, rejects the file with the command's last output lines as the reason.
+ * file (it is also {@code $1}). The command runs as a {@link ShellCommand} ({@code /bin/sh -c} in a
+ * process group of its own, killed whole at the timeout); a non-zero exit, or no exit within the
+ * timeout, rejects the file with the command's last output lines as the reason.
  */
 public final class CommandCheck implements AtomicFile.Check {
 
@@ -28,33 +28,26 @@ public final class CommandCheck implements AtomicFile.Check {
   @Override
   public void verify(Path staged) throws IOException, RenderException {
     String quoted = "'" + staged.toString().replace("'", "'\\''") + "'";
-    // output goes to a file, not a pipe: a hung validator must not block us past the timeout
-    Path log = Files.createTempFile("kontrol-check", ".log");
+    ShellCommand.Result r;
     try {
-      Process process =
-          new ProcessBuilder("/bin/sh", "-c", command.replace("{}", quoted), "check", staged.toString())
-              .redirectErrorStream(true)
-              .redirectOutput(log.toFile())
-              .start();
-      try {
-        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-          process.destroyForcibly();
-          throw new RenderException(
-              "check '" + command + "' did not finish within " + timeout.toSeconds() + " s", -1);
-        }
-      } catch (InterruptedException e) {
-        process.destroyForcibly();
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted while checking the rendered file", e);
-      }
-      if (process.exitValue() != 0) {
-        throw new RenderException(
-            "check '" + command + "' rejected the rendered file (exit " + process.exitValue() + ")"
-                + reason(Files.readString(log, StandardCharsets.UTF_8), staged),
-            -1);
-      }
-    } finally {
-      Files.deleteIfExists(log);
+      r = ShellCommand.of(command.replace("{}", quoted))
+          .args("check", staged.toString())
+          .mergeOutput()
+          .run(timeout, Capture.tail(MAX_REASON * 4), Capture.none());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while checking the rendered file", e);
+    }
+    if (r.timedOut()) {
+      throw new RenderException(
+          "check '" + command + "' did not finish within " + timeout.toSeconds() + " s (its process group was killed)",
+          -1);
+    }
+    if (r.exitCode() != 0) {
+      throw new RenderException(
+          "check '" + command + "' rejected the rendered file (exit " + r.exitCode() + ")"
+              + reason(r.stdout().text(), staged),
+          -1);
     }
   }
 

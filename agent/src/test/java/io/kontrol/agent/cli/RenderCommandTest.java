@@ -1,11 +1,13 @@
 package io.kontrol.agent.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -112,6 +114,19 @@ class RenderCommandTest {
         .isEqualTo(RenderCommand.RENDER_FAILED);
     assertThat(err.toString()).contains("did not finish within 1 s");
     assertThat(target).doesNotExist();
+  }
+
+  @Test
+  void aCheckThatHangsLeavesNoChildBehindAfterItsTimeout() throws Exception {
+    Path target = dir.resolve("out");
+    Path pid = dir.resolve("child.pid");
+    // a validator that forks (as `nats-server -t` may) and hangs waiting for its child
+    String check = "sh -c 'sleep 600 & echo $! > " + pid + "; wait'";
+    assertThat(run("-t", template("x").toString(), "--check", check, "--check-timeout", "1", "-o", target.toString()))
+        .isEqualTo(RenderCommand.RENDER_FAILED);
+    assertThat(err.toString()).contains("did not finish within 1 s");
+    long child = Long.parseLong(Files.readString(pid).trim());
+    await().atMost(Duration.ofSeconds(5)).until(() -> ProcessHandle.of(child).map(h -> !h.isAlive()).orElse(true));
   }
 
   @Test

@@ -2,8 +2,10 @@ package io.kontrol.automaton.machine;
 
 import io.kontrol.automaton.manifest.Manifest;
 import io.kontrol.automaton.manifest.StateSpec;
+import io.kontrol.automaton.process.OutputPump;
+import io.kontrol.automaton.process.ProcessGroups;
+import io.kontrol.automaton.process.ShellCommand;
 import java.io.Closeable;
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -327,16 +329,12 @@ public final class Machine implements Closeable {
       t.done.complete(true);
       return;
     }
-    ProcessBuilder pb = new ProcessBuilder(ProcessGroups.command(spec.shell().get()))
-        .redirectErrorStream(true)
-        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     Process process;
     try {
-      Map<String, String> env = pb.environment();
-      env.putAll(vars);
+      Map<String, String> env = new LinkedHashMap<>(vars);
       env.put("SOCKET", socket);
       env.put("INPUT", t.input);
-      process = pb.start();
+      process = ShellCommand.of(spec.shell().get()).addEnvironment(env).mergeOutput().start();
     } catch (IOException | RuntimeException e) {
       log.error("[{}] cannot start the script: {}", t.target, e.getMessage());
       t.done.complete(false);

@@ -1,4 +1,4 @@
-package io.kontrol.automaton.machine;
+package io.kontrol.automaton.process;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,14 +10,14 @@ import java.util.function.Consumer;
  * #MAX_LINE} bytes are cut into pieces so a script printing without newlines cannot exhaust memory.
  * Ends at EOF, which comes when the script and every child still holding its output have exited.
  */
-final class OutputPump implements Runnable {
+public final class OutputPump implements Runnable {
 
-  static final int MAX_LINE = 8192;
+  public static final int MAX_LINE = 8192;
 
   private final InputStream in;
   private final Consumer<String> sink;
 
-  OutputPump(InputStream in, Consumer<String> sink) {
+  public OutputPump(InputStream in, Consumer<String> sink) {
     this.in = in;
     this.sink = sink;
   }
