@@ -10,6 +10,7 @@ import io.kontrol.agent.election.LeaderElection;
 import io.kontrol.agent.election.Leadership;
 import io.kontrol.agent.group.Group;
 import io.kontrol.agent.lease.LeaseKeeper;
+import io.kontrol.agent.metrics.AgentEvents;
 import io.kontrol.agent.registry.Registration;
 import io.kontrol.agent.watch.GroupWatch;
 import io.kontrol.agent.watch.SnapshotReader;
@@ -17,10 +18,12 @@ import java.io.Closeable;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,9 +62,49 @@ public final class Agent implements Closeable {
   private GroupWatch watch; // guarded by leaderLock
   private volatile Optional<String> lastDigest = Optional.empty();
   private volatile Optional<String> lastState = Optional.empty();
+  private final AgentEvents events;
+  private volatile boolean etcdConnected;
+  private volatile long lastEtcdContactMillis;
 
-  private Agent(AgentConfig config, List<AutoCloseable> extras) {
+  private Agent(AgentConfig config, AgentEvents sink, List<AutoCloseable> extras) {
     this.config = config;
+    // etcd contact is kept here too, for readiness; everything goes on to the sink (metrics)
+    this.events =
+        new AgentEvents() {
+          @Override
+          public void etcdContact(boolean ok) {
+            etcdConnected = ok;
+            if (ok) {
+              lastEtcdContactMillis = System.currentTimeMillis();
+            }
+            sink.etcdContact(ok);
+          }
+
+          @Override
+          public void registered(Group group, boolean registered) {
+            sink.registered(group, registered);
+          }
+
+          @Override
+          public void leading(Group group, boolean leading) {
+            sink.leading(group, leading);
+          }
+
+          @Override
+          public void groupRead(Group group, int members, String digest) {
+            sink.groupRead(group, members, digest);
+          }
+
+          @Override
+          public void callback(Group group, CallbackResult result, Duration took) {
+            sink.callback(group, result, took);
+          }
+
+          @Override
+          public void render(boolean ok) {
+            sink.render(ok);
+          }
+        };
     this.extras = List.copyOf(extras);
     byte[] n = new byte[8];
     new SecureRandom().nextBytes(n);
@@ -82,7 +125,8 @@ public final class Agent implements Closeable {
                 new Registration.Pod(config.app(), config.id(), config.ip(), config.role(), nonce),
                 groups,
                 config.ttl(),
-                config.payload());
+                config.payload(),
+                events);
     this.election =
         config.isMaster()
             ? new LeaderElection(
@@ -99,14 +143,21 @@ public final class Agent implements Closeable {
                   @Override
                   public void deposed(Leadership leadership, String why) {
                     stopLeading();
+                    events.leading(leadership.group(), false);
                   }
-                })
+                },
+                events)
             : null;
   }
 
   /** Starts an agent; it runs until {@link #close()}. */
   public static Agent start(AgentConfig config, AutoCloseable... extras) {
-    Agent a = new Agent(config, List.of(extras));
+    return start(config, AgentEvents.NONE, extras);
+  }
+
+  /** Starts an agent that reports what happens to {@code events} (metrics). */
+  public static Agent start(AgentConfig config, AgentEvents events, AutoCloseable... extras) {
+    Agent a = new Agent(config, events, List.of(extras));
     LOG.info(
         "agent started pod={} ip={} app={} role={} modes={} etcd={} reportsTo={} leadsFor={}",
         config.id(),
@@ -127,6 +178,12 @@ public final class Agent implements Closeable {
       a.election.start();
     }
     return a;
+  }
+
+  /** The agent's version (the jar's Implementation-Version), {@code dev} outside a jar. */
+  public static String version() {
+    String v = Agent.class.getPackage().getImplementationVersion();
+    return v == null ? "dev" : v;
   }
 
   public AgentConfig config() {
@@ -155,6 +212,60 @@ public final class Agent implements Closeable {
         lastState);
   }
 
+  /** True when the last etcd call of the agent's lease loops succeeded. */
+  public boolean etcdConnected() {
+    return etcdConnected;
+  }
+
+  /** When etcd last answered (epoch millis), 0 if never. */
+  public long lastEtcdContactMillis() {
+    return lastEtcdContactMillis;
+  }
+
+  /** Slave mode: whether the pod's record is in every group it reports to, on a live lease. */
+  public Optional<Boolean> registered() {
+    return registration == null ? Optional.empty() : Optional.of(registration.isRegistered());
+  }
+
+  /** The groups whose record is written on the current lease (slave mode). */
+  public java.util.Set<Group> registeredGroups() {
+    return registration == null ? java.util.Set.of() : registration.registeredGroups();
+  }
+
+  /**
+   * Master mode, while leading: whether the election's lease is alive; empty when not leading.
+   */
+  public Optional<Boolean> leaderLeaseLive() {
+    return election == null || !election.isLeader()
+        ? Optional.empty()
+        : Optional.of(election.leaseLive());
+  }
+
+  /** True once {@link #close()} has been called. */
+  public boolean isClosed() {
+    return state.get() == State.CLOSED;
+  }
+
+  /**
+   * The agent's loops by name ({@code registry}, {@code election}, {@code callback} while
+   * leading), each a single thread: liveness checks submit a no-op to each and see it run.
+   */
+  public Map<String, ScheduledExecutorService> loops() {
+    Map<String, ScheduledExecutorService> m = new LinkedHashMap<>();
+    if (registration != null) {
+      m.put("registry", registration.executor());
+    }
+    if (election != null) {
+      m.put("election", election.executor());
+    }
+    synchronized (leaderLock) {
+      if (callbacks != null) {
+        m.put("callback", callbacks.executor());
+      }
+    }
+    return m;
+  }
+
   /** Called on the election's thread when this agent wins its group. */
   private void lead(Leadership leadership) {
     Group g = leadership.group();
@@ -177,6 +288,19 @@ public final class Agent implements Closeable {
               config.env(),
               st -> leadership.writeFenced(g.stateKey(), st, io),
               outcome -> {
+                events.groupRead(g, outcome.snapshot().pods().size(), outcome.snapshot().md5());
+                outcome
+                    .result()
+                    .ifPresent(
+                        r ->
+                            events.callback(
+                                g,
+                                r.timedOut()
+                                    ? AgentEvents.CallbackResult.TIMEOUT
+                                    : r.state().isPresent()
+                                        ? AgentEvents.CallbackResult.OK
+                                        : AgentEvents.CallbackResult.FAILED,
+                                r.took()));
                 lastDigest = Optional.of(outcome.snapshot().md5());
                 lastState =
                     outcome.stateWritten()
@@ -185,6 +309,7 @@ public final class Agent implements Closeable {
               });
       watch = new GroupWatch(client, g, callbacks.executor(), callbacks::changed).start();
     }
+    events.leading(g, true);
   }
 
   private void stopLeading() {

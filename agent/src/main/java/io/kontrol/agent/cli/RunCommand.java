@@ -3,6 +3,7 @@ package io.kontrol.agent.cli;
 import ch.qos.logback.classic.Level;
 import io.kontrol.agent.Agent;
 import io.kontrol.agent.config.AgentConfig;
+import io.kontrol.agent.metrics.Observability;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.LoggerFactory;
@@ -33,10 +34,20 @@ public final class RunCommand implements Callable<Integer> {
     if (config.isVerbose()) {
       ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger("io.kontrol")).setLevel(Level.DEBUG);
     }
+    // the HTTP endpoint (KONTROL_HTTP_PORT) binds first: a port in use stops here, exit 2
+    Observability observe = Observability.start(config);
     // the peer API (KONTROL_PORT) lives as long as the agent: closed with it
     io.kontrol.agent.rpc.AgentStatusSource peerStatus = new io.kontrol.agent.rpc.AgentStatusSource(config);
-    Agent agent = Agent.start(config, io.kontrol.agent.rpc.AgentStatusSource.startServer(config, peerStatus));
+    io.kontrol.agent.rpc.PeerServer peer;
+    try {
+      peer = io.kontrol.agent.rpc.AgentStatusSource.startServer(config, peerStatus, observe.events());
+    } catch (RuntimeException e) {
+      observe.close();
+      throw e;
+    }
+    Agent agent = Agent.start(config, observe.events(), peer, observe);
     peerStatus.attach(agent);
+    observe.attach(agent);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

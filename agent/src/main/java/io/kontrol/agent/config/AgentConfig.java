@@ -40,6 +40,7 @@ public final class AgentConfig {
   public static final String KONTROL_ETCD = "KONTROL_ETCD";
   public static final String KONTROL_HOST = "KONTROL_HOST";
   public static final String KONTROL_PORT = "KONTROL_PORT";
+  public static final String KONTROL_HTTP_PORT = "KONTROL_HTTP_PORT";
   public static final String KONTROL_TTL = "KONTROL_TTL";
   public static final String KONTROL_DAMPER = "KONTROL_DAMPER";
   public static final String KONTROL_DAMPER_MAX = "KONTROL_DAMPER_MAX";
@@ -64,6 +65,7 @@ public final class AgentConfig {
   private final Set<Mode> modes;
   private final List<String> etcd;
   private final int port;
+  private final int httpPort;
   private final Duration ttl;
   private final Duration damper;
   private final Duration damperMax;
@@ -87,6 +89,7 @@ public final class AgentConfig {
     }
     this.etcd = parseEtcd();
     this.port = intIn(KONTROL_PORT, 8000, 0, 65535); // 0: any free port (tests)
+    this.httpPort = intIn(KONTROL_HTTP_PORT, 8001, 0, 65535);
     this.ttl = Duration.ofSeconds(intIn(KONTROL_TTL, 25, 1, 86_400));
     this.fover = Duration.ofSeconds(intIn(KONTROL_FOVER, 60, 1, 86_400));
     this.damper = seconds(KONTROL_DAMPER, Duration.ofSeconds(10), false);
@@ -172,6 +175,11 @@ public final class AgentConfig {
 
   public int port() {
     return port;
+  }
+
+  /** {@code KONTROL_HTTP_PORT}: /metrics, /livez, /readyz (default 8001; 0 = any free port). */
+  public int httpPort() {
+    return httpPort;
   }
 
   public Duration ttl() {

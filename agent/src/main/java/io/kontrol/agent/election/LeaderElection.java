@@ -10,6 +10,7 @@ import io.etcd.jetcd.options.WatchOption;
 import io.etcd.jetcd.watch.WatchEvent;
 import io.kontrol.agent.group.Group;
 import io.kontrol.agent.lease.LeaseKeeper;
+import io.kontrol.agent.metrics.AgentEvents;
 import java.io.Closeable;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -68,6 +69,17 @@ public final class LeaderElection implements Closeable {
 
   public LeaderElection(
       Client client, Group group, String candidate, Duration fover, Listener listener) {
+    this(client, group, candidate, fover, listener, AgentEvents.NONE);
+  }
+
+  /** As above, reporting etcd contact of the election's lease loop to {@code events}. */
+  public LeaderElection(
+      Client client,
+      Group group,
+      String candidate,
+      Duration fover,
+      Listener listener,
+      AgentEvents events) {
     this.client = client;
     this.group = group;
     this.candidate = candidate;
@@ -90,6 +102,11 @@ public final class LeaderElection implements Closeable {
               @Override
               public void onLease(long leaseId) {
                 campaign(leaseId);
+              }
+
+              @Override
+              public void onContact(boolean ok) {
+                events.etcdContact(ok);
               }
 
               @Override
@@ -119,6 +136,16 @@ public final class LeaderElection implements Closeable {
 
   public boolean isLeader() {
     return current.isPresent();
+  }
+
+  /** True when the election's lease is held and was kept alive less than FOVER ago. */
+  public boolean leaseLive() {
+    return lease.isLive();
+  }
+
+  /** The election's own thread, for liveness checks. */
+  public ScheduledExecutorService executor() {
+    return exec;
   }
 
   private void campaign(long leaseId) {

@@ -33,6 +33,9 @@ public final class LeaseKeeper {
 
     /** The lease is gone (or presumed gone); its keys are (or will be) deleted by etcd. */
     void onLost(long leaseId);
+
+    /** etcd answered a grant or keepalive ({@code ok}), or did not. For health and metrics. */
+    default void onContact(boolean ok) {}
   }
 
   private final Lease leases;
@@ -43,10 +46,10 @@ public final class LeaseKeeper {
   private final Listener listener;
   private final Duration callTimeout;
 
-  private long leaseId;
+  private volatile long leaseId; // volatile: read by health checks
   /** A lease presumed lost while etcd was unreachable: revoked once a new lease is held. */
   private long stale;
-  private long lastOkNanos;
+  private volatile long lastOkNanos;
   private ScheduledFuture<?> next;
   private boolean closed;
 
@@ -76,6 +79,14 @@ public final class LeaseKeeper {
     return leaseId;
   }
 
+  /**
+   * True when a lease is held and its last keepalive succeeded less than a TTL ago (so etcd has
+   * not expired it). Any thread.
+   */
+  public boolean isLive() {
+    return leaseId != 0 && nanoClock.getAsLong() - lastOkNanos < TimeUnit.SECONDS.toNanos(ttlSeconds);
+  }
+
   /** Stops keeping the lease alive and revokes it (bounded), so its keys vanish at once. */
   public void close(Duration timeout) {
     if (closed) {
@@ -97,14 +108,16 @@ public final class LeaseKeeper {
     }
     try {
       long id = leases.grant(ttlSeconds).get(callTimeout.toMillis(), TimeUnit.MILLISECONDS).getID();
-      leaseId = id;
       lastOkNanos = nanoClock.getAsLong();
+      leaseId = id;
+      contact(true);
       LOG.debug("lease granted what={} lease={} ttl={}s", what, Long.toHexString(id), ttlSeconds);
       schedule(keepAlivePeriodMillis(), this::keepAlive);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return;
     } catch (Exception e) {
+      contact(false);
       LOG.warn("lease grant failed what={} error={}; retrying", what, brief(e));
       schedule(retryMillis(), this::grant);
       return;
@@ -130,6 +143,7 @@ public final class LeaseKeeper {
     try {
       LeaseKeepAliveResponse r =
           leases.keepAliveOnce(id).get(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      contact(true);
       if (r.getTTL() <= 0) {
         lose(id, "expired");
         schedule(0, this::grant);
@@ -141,9 +155,13 @@ public final class LeaseKeeper {
       Thread.currentThread().interrupt();
     } catch (Exception e) {
       if (isNotFound(e)) {
+        contact(true);
         lose(id, "expired");
         schedule(0, this::grant);
-      } else if (nanoClock.getAsLong() - lastOkNanos >= TimeUnit.SECONDS.toNanos(ttlSeconds)) {
+        return;
+      }
+      contact(false);
+      if (nanoClock.getAsLong() - lastOkNanos >= TimeUnit.SECONDS.toNanos(ttlSeconds)) {
         lose(id, "no keepalive for a whole TTL (" + brief(e) + ")");
         stale = id;
         schedule(0, this::grant);
@@ -151,6 +169,14 @@ public final class LeaseKeeper {
         LOG.debug("keepalive failed what={} lease={} error={}", what, Long.toHexString(id), brief(e));
         schedule(retryMillis(), this::keepAlive);
       }
+    }
+  }
+
+  private void contact(boolean ok) {
+    try {
+      listener.onContact(ok);
+    } catch (RuntimeException e) {
+      LOG.debug("lease listener failed what={} error={}", what, brief(e));
     }
   }
 

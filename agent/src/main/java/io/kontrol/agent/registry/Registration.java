@@ -3,6 +3,8 @@ package io.kontrol.agent.registry;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.etcd.jetcd.Client;
+import io.kontrol.agent.metrics.AgentEvents;
+import io.kontrol.agent.render.RenderStatus;
 import io.etcd.jetcd.options.PutOption;
 import io.kontrol.agent.group.Group;
 import io.kontrol.agent.lease.LeaseKeeper;
@@ -14,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -52,6 +55,7 @@ public final class Registration implements Closeable {
   private final SequenceAllocator seqs;
   private final Duration callTimeout;
   private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+  private final AgentEvents events;
 
   // owned by exec
   private final Map<Group, Long> seqOf = new HashMap<>();
@@ -61,9 +65,23 @@ public final class Registration implements Closeable {
   private PayloadWatcher payloadWatcher;
 
   private volatile Map<Group, String> records = Map.of();
+  /** The groups whose record is written on the current lease. */
+  private volatile Set<Group> registered = Set.of();
 
   public Registration(
       Client client, Pod pod, List<Group> groups, Duration ttl, Optional<Path> payloadFile) {
+    this(client, pod, groups, ttl, payloadFile, AgentEvents.NONE);
+  }
+
+  /** As above, reporting etcd contact, registrations and render results to {@code events}. */
+  public Registration(
+      Client client,
+      Pod pod,
+      List<Group> groups,
+      Duration ttl,
+      Optional<Path> payloadFile,
+      AgentEvents events) {
+    this.events = events;
     this.client = client;
     this.pod = pod;
     this.groups = List.copyOf(groups);
@@ -92,8 +110,15 @@ public final class Registration implements Closeable {
               }
 
               @Override
+              public void onContact(boolean ok) {
+                events.etcdContact(ok);
+              }
+
+              @Override
               public void onLost(long leaseId) {
                 written.clear();
+                registered = Set.of();
+                groups.forEach(g -> events.registered(g, false));
                 LOG.warn("registration lost pod={} groups={}; registering again", pod.id(), groups);
               }
             });
@@ -115,12 +140,37 @@ public final class Registration implements Closeable {
     return groups;
   }
 
+  /**
+   * True when this pod's record is written in every group it reports to, on a lease that is
+   * alive (its last keepalive less than a TTL ago). Any thread.
+   */
+  public boolean isRegistered() {
+    return lease.isLive() && registered.containsAll(groups);
+  }
+
+  /** The groups whose record is written on the current lease (any thread). */
+  public Set<Group> registeredGroups() {
+    return registered;
+  }
+
+  /** The registration's own thread, for liveness checks. */
+  public ScheduledExecutorService executor() {
+    return exec;
+  }
+
   /** This pod's record JSON per group, as last written (empty until registered). */
   public Map<Group, String> records() {
     return records;
   }
 
   private void setPayload(JsonNode p) {
+    JsonNode before = payload.get(RenderStatus.KEY);
+    JsonNode after = p.get(RenderStatus.KEY);
+    if (after != null && !after.equals(before)) {
+      events.render(false);
+    } else if (after == null && before != null) {
+      events.render(true);
+    }
     payload = p;
     registerAll();
   }
@@ -177,6 +227,8 @@ public final class Registration implements Closeable {
       }
     }
     records = Map.copyOf(now);
+    registered = Set.copyOf(written.keySet());
+    groups.forEach(g -> events.registered(g, written.containsKey(g)));
     if (failed && state.get() == State.STARTED) {
       retry = exec.schedule(this::registerAll, 1, TimeUnit.SECONDS);
     }

@@ -4,6 +4,7 @@ import io.kontrol.agent.Agent;
 import io.kontrol.agent.AgentStatus;
 import io.kontrol.agent.config.AgentConfig;
 import io.kontrol.agent.group.Group;
+import io.kontrol.agent.metrics.AgentEvents;
 import io.kontrol.agent.rpc.v1.StatusReply;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,8 +32,13 @@ public final class AgentStatusSource implements StatusSource {
    * @throws IllegalArgumentException on a bad setting (token file, TLS files)
    */
   public static PeerServer startServer(AgentConfig config, AgentStatusSource source) {
+    return startServer(config, source, AgentEvents.NONE);
+  }
+
+  /** As above, reporting calls to {@code events} (metrics). */
+  public static PeerServer startServer(AgentConfig config, AgentStatusSource source, AgentEvents events) {
     try {
-      return PeerServer.start(PeerConfig.fromEnv(config.env()), source);
+      return PeerServer.start(PeerConfig.fromEnv(config.env()), source, events);
     } catch (IOException e) {
       throw new UncheckedIOException(e.getMessage(), e);
     }

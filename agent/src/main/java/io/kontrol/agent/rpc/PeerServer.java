@@ -6,6 +6,7 @@ import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptors;
 import io.grpc.TlsServerCredentials;
+import io.kontrol.agent.metrics.AgentEvents;
 import java.io.Closeable;
 import java.io.IOException;
 import java.util.concurrent.ExecutorService;
@@ -46,6 +47,12 @@ public final class PeerServer implements Closeable {
    * @throws IllegalArgumentException when the TLS files cannot be loaded
    */
   public static PeerServer start(PeerConfig config, StatusSource status) throws IOException {
+    return start(config, status, AgentEvents.NONE);
+  }
+
+  /** As above, reporting calls, transitions and the automaton's state to {@code events}. */
+  public static PeerServer start(PeerConfig config, StatusSource status, AgentEvents events)
+      throws IOException {
     AtomicInteger n = new AtomicInteger();
     // a cached pool: a WAIT holds its thread while the automaton runs the state's script
     ExecutorService executor = Executors.newCachedThreadPool(r -> {
@@ -53,12 +60,12 @@ public final class PeerServer implements Closeable {
       t.setDaemon(true);
       return t;
     });
-    PeerService service = new PeerService(config, status, System::nanoTime);
+    PeerService service = new PeerService(config, status, System::nanoTime, events);
     Server server = Grpc.newServerBuilderForPort(config.port(), credentials(config))
         .executor(executor)
-        .addService(config.token().isPresent()
+        .addService(ServerInterceptors.intercept(config.token().isPresent()
             ? ServerInterceptors.intercept(service, new TokenInterceptor(config.token().get()))
-            : service.bindService())
+            : service.bindService(), new RequestCounter(events)))
         .build();
     try {
       server.start();

@@ -4,6 +4,7 @@ import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import io.kontrol.agent.metrics.AgentEvents;
 import io.kontrol.agent.rpc.v1.InvokeReply;
 import io.kontrol.agent.rpc.v1.InvokeRequest;
 import io.kontrol.agent.rpc.v1.Outcome;
@@ -50,16 +51,21 @@ final class PeerService extends PeerGrpc.PeerImplBase {
   private final LongSupplier nanoClock;
   private final long startNanos;
   private final String version;
+  private final AgentEvents events;
 
   PeerService(PeerConfig config, StatusSource status, LongSupplier nanoClock) {
+    this(config, status, nanoClock, AgentEvents.NONE);
+  }
+
+  PeerService(PeerConfig config, StatusSource status, LongSupplier nanoClock, AgentEvents events) {
+    this.events = events;
     this.config = config;
     this.status = status;
     this.automaton = new AutomatonClient(config.socket());
     this.invoker = new InvokeRunner(config.invokeMaxOutput());
     this.nanoClock = nanoClock;
     this.startNanos = nanoClock.getAsLong();
-    String v = PeerService.class.getPackage().getImplementationVersion();
-    this.version = v == null ? "dev" : v;
+    this.version = io.kontrol.agent.Agent.version();
   }
 
   @Override
@@ -97,6 +103,7 @@ final class PeerService extends PeerGrpc.PeerImplBase {
       out.setOutcome(Outcome.TIMEOUT)
           .setReason("the automaton did not answer " + verb + " " + state + " within " + timeout.toMillis() + " ms");
       out.setState(currentState());
+      events.transition("timeout");
       LOG.info("peer transition {} {}: timeout after {} ms", verb, state, timeout.toMillis());
       reply.onNext(out.build());
       reply.onCompleted();
@@ -113,6 +120,7 @@ final class PeerService extends PeerGrpc.PeerImplBase {
               ? "the automaton refused '" + state + "' from '" + now + "': unknown state, or not allowed from there"
               : detail);
     }
+    events.transition(out.getOutcome() == Outcome.OK ? "ok" : "ko");
     LOG.info("peer transition {} {}: {} (state {})", verb, state, out.getOutcome(), now.isEmpty() ? "unknown" : now);
     reply.onNext(out.build());
     reply.onCompleted();
@@ -168,8 +176,11 @@ final class PeerService extends PeerGrpc.PeerImplBase {
   private String currentState() {
     try {
       String s = automaton.send("STATE", bounded(0, STATE_TIMEOUT));
-      return s.equals("KO") ? "" : s;
+      String now = s.equals("KO") ? "" : s;
+      events.automatonState(now);
+      return now;
     } catch (IOException | TimeoutException e) {
+      events.automatonState("");
       return "";
     }
   }

@@ -93,6 +93,7 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
     final Path dataDir;
     final Path log;
     Process process;
+    boolean paused;
 
     Member(String name, int clientPort, int peerPort, Path dataDir, Path log) {
       this.name = name;
@@ -226,6 +227,39 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
     }
   }
 
+  /**
+   * Freezes member {@code i} with SIGSTOP: its process and sockets stay, it answers nothing (a
+   * hung etcd, as a partition looks to its clients). {@link #resume(int)} thaws it; {@link
+   * #close()} does too.
+   */
+  public synchronized void pause(int i) {
+    signal(members.get(i), "STOP");
+    members.get(i).paused = true;
+  }
+
+  /** Thaws a member frozen by {@link #pause(int)} (SIGCONT). */
+  public synchronized void resume(int i) {
+    signal(members.get(i), "CONT");
+    members.get(i).paused = false;
+  }
+
+  private static void signal(Member m, String sig) {
+    if (m.process == null) {
+      throw new IllegalStateException(m.name + " is not running");
+    }
+    try {
+      Process k = new ProcessBuilder("kill", "-" + sig, Long.toString(m.process.pid())).inheritIO().start();
+      if (!k.waitFor(5, TimeUnit.SECONDS) || k.exitValue() != 0) {
+        throw new IllegalStateException("kill -" + sig + " " + m.process.pid() + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** Starts a stopped member {@code i} again and waits until it is healthy. */
   public synchronized void start(int i) {
     Member m = members.get(i);
@@ -265,6 +299,11 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
 
   @Override
   public synchronized void close() {
+    for (Member m : members) {
+      if (m.paused && m.process != null) {
+        resume(members.indexOf(m));
+      }
+    }
     if (shared != null) {
       shared.close();
       shared = null;
