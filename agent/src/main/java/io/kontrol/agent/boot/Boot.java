@@ -6,30 +6,37 @@ import io.kontrol.agent.identity.Identity;
 import io.kontrol.agent.identity.IdentityException;
 import io.kontrol.agent.identity.IdentityResolver;
 import io.kontrol.agent.identity.KubernetesIdentity;
-import io.kontrol.agent.identity.PodWatch;
+import io.kontrol.agent.identity.PodInfo;
 import io.kontrol.agent.render.AtomicFile;
 import io.kontrol.agent.render.RenderException;
-import io.kontrol.agent.rpc.PeerConfig;
 import io.kontrol.agent.supervisor.Supervisord;
-import io.kontrol.automaton.client.AutomatonClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeoutException;
+import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
 
 /**
- * The image entrypoint: resolves the pod's identity, exports it to everything started below,
- * renders the metrics agent's configuration, starts supervisord and forwards SIGTERM/SIGINT to
- * it, so that the automaton reaches its terminal state and the agent deregisters; exits with
- * supervisord's code. In a pod it also watches the pod, so annotation changes reach the
- * annotations file and the automaton's environment without a restart.
+ * The image entrypoint's preparation: resolves the pod's identity (the Downward API annotations
+ * file, when it exists, wins over {@code KONTROL_ANNOTATIONS}, see {@link PodInfo}), writes the
+ * annotations file, renders the metrics agent's configuration and supervisord's, and then either
+ *
+ * <ul>
+ *   <li>{@link #prepare(Path)} ({@code kontrol boot --env-file FILE}, what the images run): writes
+ *       the environment it resolved to {@code FILE} as shell {@code export}s and exits, so that the
+ *       image's entrypoint script can {@code exec} supervisord as PID 1 with it: no JVM stays
+ *       resident for the pod's life; or
+ *   <li>{@link #run()} ({@code kontrol boot}): starts supervisord as its child, forwards
+ *       SIGTERM/SIGINT to it (the automaton then reaches its terminal state and the agent
+ *       deregisters) and exits with supervisord's code.
+ * </ul>
+ *
+ * <p>The pod's annotations are followed while it runs by the agent ({@code kontrol run}), not here.
  *
  * <table>
  *   <caption>variables</caption>
@@ -49,13 +56,84 @@ public final class Boot {
   static final String DEFAULT_SUPERVISOR_DIR = "/home/kontrol/supervisor";
   static final String DEFAULT_TELEGRAF_CONF = "/etc/telegraf/telegraf.conf";
 
+  /** Names the supervisord configuration in the environment boot hands on. */
+  static final String SUPERVISORD_CONF = "KONTROL_SUPERVISORD_CONF";
+
   private final Map<String, String> env;
 
-  /** The directory of a generated supervisord configuration, removed at exit. */
+  /** The directory of a generated supervisord configuration, removed at exit of {@link #run()}. */
   private Path generated;
 
   public Boot(Map<String, String> env) {
     this.env = Map.copyOf(env);
+  }
+
+  /** What the preparation gives supervisord: the variables it adds or changes, and the configuration. */
+  private record Prepared(Identity identity, Path conf) {
+
+    /** What supervisord's environment gets on top of boot's own. */
+    Map<String, String> exports() {
+      Map<String, String> out = new TreeMap<>(identity.toEnv());
+      out.put(SUPERVISORD_CONF, conf.toString());
+      return out;
+    }
+  }
+
+  /**
+   * Resolves, writes the configuration files; empty (after one log line) when the identity cannot
+   * be resolved or supervisord's configuration not written.
+   */
+  private Optional<Prepared> prepareFiles() throws InterruptedException {
+    Map<String, String> in = PodInfo.environment(env);
+    KubernetesClient client = IdentityResolver.needsKubernetes(in) ? KubernetesIdentity.inClusterClient() : null;
+    Identity identity;
+    try {
+      identity = IdentityResolver.forEnv(in, client).resolve();
+    } catch (IdentityException e) {
+      LOG.error("boot: cannot resolve the pod's identity: {}", e.getMessage());
+      return Optional.empty();
+    } finally {
+      if (client != null) {
+        client.close();
+      }
+    }
+    annotationsFile(identity);
+    telegraf(identity);
+    Path conf;
+    try {
+      conf = supervisordConf();
+    } catch (IOException e) {
+      LOG.error("boot: cannot write supervisord's configuration: {}", e.getMessage());
+      return Optional.empty();
+    }
+    return Optional.of(new Prepared(identity, conf));
+  }
+
+  /**
+   * Prepares and writes the resolved environment to {@code envFile} (atomically) as lines {@code
+   * export NAME='value'} that {@code sh} sources back to the exact values; a generated supervisord
+   * configuration is kept, since supervisord runs after this process has exited.
+   *
+   * @return 0; 1 when the identity cannot be resolved or a file not written
+   */
+  public int prepare(Path envFile) throws InterruptedException {
+    long t0 = System.nanoTime();
+    Optional<Prepared> p = prepareFiles();
+    if (p.isEmpty()) {
+      return 1;
+    }
+    try {
+      Files.createDirectories(envFile.toAbsolutePath().getParent());
+      AtomicFile.write(envFile, "# written by kontrol boot: the pod's identity, for sh to source\n"
+          + p.get().identity().toExports()
+          + "export " + SUPERVISORD_CONF + "=" + Identity.shellQuote(p.get().conf().toString()) + "\n");
+    } catch (IOException e) {
+      LOG.error("boot: cannot write {}: {}", envFile, e.getMessage());
+      return 1;
+    }
+    LOG.info("boot: prepared in {} ms, environment in {}, supervisord configuration {}",
+        (System.nanoTime() - t0) / 1_000_000, envFile, p.get().conf());
+    return 0;
   }
 
   /**
@@ -66,30 +144,16 @@ public final class Boot {
    */
   public int run() throws InterruptedException {
     long t0 = System.nanoTime();
-    KubernetesClient client = IdentityResolver.needsKubernetes(env) ? KubernetesIdentity.inClusterClient() : null;
     try {
-      Identity identity;
-      try {
-        identity = IdentityResolver.forEnv(env, client).resolve();
-      } catch (IdentityException e) {
-        LOG.error("boot: cannot resolve the pod's identity: {}", e.getMessage());
+      Optional<Prepared> p = prepareFiles();
+      if (p.isEmpty()) {
         return 1;
       }
       Map<String, String> childEnv = new HashMap<>(env);
-      childEnv.putAll(identity.toEnv());
-
-      telegraf(identity);
-
-      Path conf;
-      try {
-        conf = supervisordConf();
-      } catch (IOException e) {
-        LOG.error("boot: cannot write supervisord's configuration: {}", e.getMessage());
-        return 1;
-      }
+      childEnv.putAll(p.get().exports());
       Supervisord supervisord;
       try {
-        supervisord = Supervisord.start(conf, childEnv);
+        supervisord = Supervisord.start(p.get().conf(), childEnv);
       } catch (IOException e) {
         LOG.error("boot: {}", e.getMessage());
         return 1;
@@ -97,17 +161,25 @@ public final class Boot {
       try (supervisord) {
         forwardSignals(supervisord);
         LOG.info("boot: ready in {} ms", (System.nanoTime() - t0) / 1_000_000);
-        try (PodWatch watch = client == null ? null : watch(client, identity)) {
-          int code = supervisord.waitFor();
-          LOG.info("boot: supervisord exited with {}", code);
-          return code;
-        }
+        int code = supervisord.waitFor();
+        LOG.info("boot: supervisord exited with {}", code);
+        return code;
       }
     } finally {
-      if (client != null) {
-        client.close();
-      }
       removeGenerated();
+    }
+  }
+
+  /** The annotations file, written once with the boot-time annotations; the agent keeps it current. */
+  private void annotationsFile(Identity identity) {
+    String file = env.get(Annotations.FILE_VARIABLE);
+    if (file == null || file.isBlank()) {
+      return;
+    }
+    try {
+      Annotations.write(Path.of(file), identity.map(Identity.ANNOTATIONS));
+    } catch (IOException e) {
+      LOG.warn("boot: annotations not written to {}: {}", file, e.getMessage());
     }
   }
 
@@ -139,7 +211,7 @@ public final class Boot {
   }
 
   private Path supervisordConf() throws IOException {
-    String given = env.get("KONTROL_SUPERVISORD_CONF");
+    String given = env.get(SUPERVISORD_CONF);
     if (given != null && !given.isBlank()) {
       return Path.of(given);
     }
@@ -158,27 +230,6 @@ public final class Boot {
         LOG.info("boot: SIG{} received, stopping supervisord", name);
         supervisord.terminate();
       });
-    }
-  }
-
-  /** Watches the own pod: live annotations to the file and to the automaton's environment. */
-  private PodWatch watch(KubernetesClient client, Identity identity) {
-    String file = env.get(Annotations.FILE_VARIABLE);
-    Path socket = PeerConfig.fromEnv(env).socket();
-    try {
-      return PodWatch.start(client, KubernetesIdentity.namespace(env), identity.get(Identity.ID),
-          file == null || file.isBlank() ? null : Path.of(file), identity.map(Identity.ANNOTATIONS),
-          annotations -> {
-            try {
-              new AutomatonClient(socket).send("SET " + Identity.ANNOTATIONS + " " + Annotations.toJson(annotations),
-                  Duration.ofSeconds(2));
-            } catch (IOException | TimeoutException e) {
-              LOG.info("boot: automaton not told of the new annotations: {}", e.getMessage());
-            }
-          });
-    } catch (RuntimeException e) {
-      LOG.warn("boot: cannot watch the pod, annotation changes need a restart: {}", e.getMessage());
-      return null;
     }
   }
 }

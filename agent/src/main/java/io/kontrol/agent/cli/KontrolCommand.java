@@ -46,7 +46,7 @@ public final class KontrolCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    return RunCommand.runAgent(options.config(env));
+    return RunCommand.runAgent(options.config(io.kontrol.agent.identity.PodInfo.environment(env)));
   }
 
   /**

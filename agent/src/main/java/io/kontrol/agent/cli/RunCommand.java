@@ -2,8 +2,18 @@ package io.kontrol.agent.cli;
 
 import ch.qos.logback.classic.Level;
 import io.kontrol.agent.Agent;
+import io.kontrol.agent.annotations.LiveAnnotations;
 import io.kontrol.agent.config.AgentConfig;
+import io.kontrol.agent.identity.IdentityResolver;
+import io.kontrol.agent.identity.KubernetesIdentity;
+import io.kontrol.agent.identity.PodInfo;
 import io.kontrol.agent.metrics.Observability;
+import io.kontrol.agent.rpc.LastInputs;
+import io.kontrol.agent.rpc.PeerConfig;
+import io.kontrol.agent.rpc.PeerServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.LoggerFactory;
@@ -26,7 +36,7 @@ public final class RunCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    return runAgent(options.config(parent.env()));
+    return runAgent(options.config(PodInfo.environment(parent.env())));
   }
 
   /** Runs an agent with {@code config} until the JVM is asked to stop. */
@@ -38,14 +48,26 @@ public final class RunCommand implements Callable<Integer> {
     Observability observe = Observability.start(config);
     // the peer API (KONTROL_PORT) lives as long as the agent: closed with it
     io.kontrol.agent.rpc.AgentStatusSource peerStatus = new io.kontrol.agent.rpc.AgentStatusSource(config);
-    io.kontrol.agent.rpc.PeerServer peer;
+    LastInputs inputs = new LastInputs();
+    PeerServer peer;
     try {
-      peer = io.kontrol.agent.rpc.AgentStatusSource.startServer(config, peerStatus, observe.events());
+      peer = io.kontrol.agent.rpc.AgentStatusSource.startServer(config, peerStatus, observe.events(), inputs);
     } catch (RuntimeException e) {
       observe.close();
       throw e;
     }
-    Agent agent = Agent.start(config, observe.events(), peer, observe);
+    // the pod's annotations are followed as long as the agent runs: closed with it
+    LiveAnnotations live;
+    try {
+      live = LiveAnnotations.start(config.env(), config.id(), PeerConfig.fromEnv(config.env()).socket(), inputs,
+          IdentityResolver.needsKubernetes(config.env()) && !Files.exists(PodInfo.file(config.env()))
+              ? KubernetesIdentity.inClusterClient() : null);
+    } catch (IOException e) {
+      peer.close();
+      observe.close();
+      throw new UncheckedIOException(e.getMessage(), e);
+    }
+    Agent agent = Agent.start(config, observe.events(), live, peer, observe);
     peerStatus.attach(agent);
     observe.attach(agent);
     CountDownLatch stopped = new CountDownLatch(1);

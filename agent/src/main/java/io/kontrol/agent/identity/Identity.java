@@ -120,7 +120,8 @@ public final class Identity {
     return sb.toString();
   }
 
-  static String shellQuote(String value) {
+  /** {@code value} single-quoted for a POSIX shell. */
+  public static String shellQuote(String value) {
     return "'" + value.replace("'", "'\\''") + "'";
   }
 

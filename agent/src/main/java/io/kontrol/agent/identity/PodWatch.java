@@ -5,8 +5,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.io.Closeable;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
@@ -16,13 +14,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Watches the own pod so that an annotation change (a new {@code haproxy.unity3d.com/config})
- * reaches the pod without a restart: the live annotations are written to {@code
- * KONTROL_ANNOTATIONS_FILE} (see {@link Annotations}) and handed to a listener.
+ * Watches the own pod through the Kubernetes API so that an annotation change (a new {@code
+ * nats.unity3d.com/config}) reaches the running pod: the agent's {@code LiveAnnotations} is told
+ * of each new set of annotations.
  *
  * <p>An informer re-lists and re-watches by itself after a lost connection. Its events arrive on
- * the informer's single thread; the listener runs there, only when the annotations differ from
- * the last ones seen, and must not block for long.
+ * the informer's single thread; the listener runs there, for the first event and then only when
+ * the annotations differ from the last ones seen, and must not block.
  */
 public final class PodWatch implements Closeable {
 
@@ -37,17 +35,11 @@ public final class PodWatch implements Closeable {
   /**
    * Starts watching {@code namespace/name}.
    *
-   * @param file where to keep the live annotations, or null for none
-   * @param initial the annotations already known (from the identity), so that an unchanged pod
-   *     fires nothing; the file is written with them at once
-   * @param onChange called with the new annotations after each change
+   * @param onChange called with the pod's annotations when first seen and after each change
    */
-  public static PodWatch start(KubernetesClient client, String namespace, String name, Path file,
-      Map<String, String> initial, Consumer<Map<String, String>> onChange) {
-    AtomicReference<Map<String, String>> last = new AtomicReference<>(new TreeMap<>(initial));
-    if (file != null) {
-      write(file, last.get());
-    }
+  public static PodWatch start(KubernetesClient client, String namespace, String name,
+      Consumer<Map<String, String>> onChange) {
+    AtomicReference<Map<String, String>> last = new AtomicReference<>();
     ResourceEventHandler<Pod> handler = new ResourceEventHandler<>() {
       @Override
       public void onAdd(Pod pod) {
@@ -69,10 +61,6 @@ public final class PodWatch implements Closeable {
         if (now.equals(last.getAndSet(now))) {
           return;
         }
-        LOG.info("pod {}/{} annotations changed: {}", namespace, name, now.keySet());
-        if (file != null) {
-          write(file, now);
-        }
         try {
           onChange.accept(now);
         } catch (RuntimeException e) {
@@ -81,16 +69,8 @@ public final class PodWatch implements Closeable {
       }
     };
     SharedIndexInformer<Pod> informer = client.pods().inNamespace(namespace).withName(name).inform(handler, 0);
-    LOG.info("watching pod {}/{} for annotation changes{}", namespace, name, file == null ? "" : " into " + file);
+    LOG.info("watching pod {}/{} for annotation changes through the Kubernetes API", namespace, name);
     return new PodWatch(informer);
-  }
-
-  private static void write(Path file, Map<String, String> annotations) {
-    try {
-      Annotations.write(file, annotations);
-    } catch (IOException e) {
-      LOG.warn("cannot write annotations to {}: {}", file, e.getMessage());
-    }
   }
 
   @Override

@@ -26,7 +26,8 @@ public final class AgentStatusSource implements StatusSource {
   }
 
   /**
-   * The peer server of an agent: {@code KONTROL_PORT}, token and TLS from its environment.
+   * The peer server of an agent: {@code KONTROL_PORT}, token and TLS from its environment; every
+   * transition's input is recorded in {@code inputs}.
    *
    * @throws UncheckedIOException when the port cannot be bound
    * @throws IllegalArgumentException on a bad setting (token file, TLS files)
@@ -37,8 +38,14 @@ public final class AgentStatusSource implements StatusSource {
 
   /** As above, reporting calls to {@code events} (metrics). */
   public static PeerServer startServer(AgentConfig config, AgentStatusSource source, AgentEvents events) {
+    return startServer(config, source, events, new LastInputs());
+  }
+
+  /** As above, recording every transition's input in {@code inputs}. */
+  public static PeerServer startServer(AgentConfig config, AgentStatusSource source, AgentEvents events,
+      LastInputs inputs) {
     try {
-      return PeerServer.start(PeerConfig.fromEnv(config.env()), source, events);
+      return PeerServer.start(PeerConfig.fromEnv(config.env()), source, events, inputs);
     } catch (IOException e) {
       throw new UncheckedIOException(e.getMessage(), e);
     }

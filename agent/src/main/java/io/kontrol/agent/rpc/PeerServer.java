@@ -53,6 +53,12 @@ public final class PeerServer implements Closeable {
   /** As above, reporting calls, transitions and the automaton's state to {@code events}. */
   public static PeerServer start(PeerConfig config, StatusSource status, AgentEvents events)
       throws IOException {
+    return start(config, status, events, new LastInputs());
+  }
+
+  /** As above, recording every transition's input in {@code inputs}. */
+  public static PeerServer start(PeerConfig config, StatusSource status, AgentEvents events, LastInputs inputs)
+      throws IOException {
     AtomicInteger n = new AtomicInteger();
     // a cached pool: a WAIT holds its thread while the automaton runs the state's script
     ExecutorService executor = Executors.newCachedThreadPool(r -> {
@@ -60,7 +66,7 @@ public final class PeerServer implements Closeable {
       t.setDaemon(true);
       return t;
     });
-    PeerService service = new PeerService(config, status, System::nanoTime, events);
+    PeerService service = new PeerService(config, status, System::nanoTime, events, inputs);
     Server server = Grpc.newServerBuilderForPort(config.port(), credentials(config))
         .executor(executor)
         .addService(ServerInterceptors.intercept(config.token().isPresent()

@@ -48,19 +48,22 @@ final class PeerService extends PeerGrpc.PeerImplBase {
   private final StatusSource status;
   private final AutomatonClient automaton;
   private final InvokeRunner invoker;
+  private final LastInputs inputs;
   private final LongSupplier nanoClock;
   private final long startNanos;
   private final String version;
   private final AgentEvents events;
 
   PeerService(PeerConfig config, StatusSource status, LongSupplier nanoClock) {
-    this(config, status, nanoClock, AgentEvents.NONE);
+    this(config, status, nanoClock, AgentEvents.NONE, new LastInputs());
   }
 
-  PeerService(PeerConfig config, StatusSource status, LongSupplier nanoClock, AgentEvents events) {
+  PeerService(PeerConfig config, StatusSource status, LongSupplier nanoClock, AgentEvents events,
+      LastInputs inputs) {
     this.events = events;
     this.config = config;
     this.status = status;
+    this.inputs = inputs;
     this.automaton = new AutomatonClient(config.socket());
     this.invoker = new InvokeRunner(config.invokeMaxOutput());
     this.nanoClock = nanoClock;
@@ -88,6 +91,7 @@ final class PeerService extends PeerGrpc.PeerImplBase {
     Duration timeout = bounded(request.getTimeoutMs(), request.getWait() ? DEFAULT_WAIT_TIMEOUT : DEFAULT_GOTO_TIMEOUT);
     String verb = request.getWait() ? "WAIT" : "GOTO";
     String line = verb + " " + state + (input.isEmpty() ? "" : " " + input);
+    inputs.record(state, input);
 
     TransitionReply.Builder out = TransitionReply.newBuilder();
     String answer;

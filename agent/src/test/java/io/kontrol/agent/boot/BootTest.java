@@ -1,5 +1,8 @@
 package io.kontrol.agent.boot;
 
+import static io.kontrol.agent.testing.ChildJvm.classpath;
+import static io.kontrol.agent.testing.ChildJvm.freePort;
+import static io.kontrol.agent.testing.ChildJvm.java;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -7,11 +10,11 @@ import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.kontrol.agent.cli.KontrolCommand;
 import io.kontrol.agent.group.Group;
+import io.kontrol.agent.testing.ChildJvm;
 import io.kontrol.agent.testing.EtcdCluster;
 import io.kontrol.agent.testing.ImdsFixture;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,9 +31,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code kontrol boot} as the image runs it: a real supervisord started by boot, with a real
- * automaton and a real agent (child JVMs on the test classpath) as its programs, against a real
- * etcd. The EC2 metadata endpoint is the never-answering STAND-IN: boot must not hang on it.
+ * {@code kontrol boot} both ways: as the images run it ({@code images/base/entrypoint}: boot
+ * prepares and exits, supervisord is exec'd in its place) and resident (a real supervisord started
+ * by boot as its child), each with a real automaton and a real agent (child JVMs on the test
+ * classpath) as its programs, against a real etcd. The EC2 metadata endpoint is the never-answering STAND-IN: boot must not hang on it.
  */
 @Timeout(180)
 class BootTest {
@@ -39,32 +43,15 @@ class BootTest {
 
   @TempDir Path dir;
 
-  static String classpath() {
-    String cp = System.getProperty("surefire.test.class.path");
-    return cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
-  }
-
-  static String java() {
-    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-  }
-
-  static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
-
-  @Test
-  void bootRegistersThePodAndSigtermRunsTheTerminalStateAndDeregisters() throws Exception {
+  /** The pod's programs (a real automaton and a real agent) in {@code dir/programs}. */
+  private Path programs(Path marker, Path seenEnv) throws Exception {
     Path programs = Files.createDirectories(dir.resolve("programs"));
-    Path marker = dir.resolve("terminal-ran");
-    Path seenEnv = dir.resolve("automaton-env");
     Files.writeString(dir.resolve("lifecycle.yml"), String.join("\n",
         "initial: setup",
         "terminal: shutdown",
         "states:",
         "- tag: setup",
-        "  shell: echo \"$KONTROL_ID $KONTROL_IP\" > " + seenEnv,
+        "  shell: echo \"$KONTROL_ID $KONTROL_IP\" > " + seenEnv + "; printf '%s' \"$KONTROL_ANNOTATIONS\" > " + seenEnv + ".annotations",
         "  next: ['*']",
         "- tag: shutdown",
         "  shell: touch " + marker,
@@ -94,9 +81,10 @@ class BootTest {
         "stdout_logfile=" + dir.resolve("kontrol.log"),
         "redirect_stderr=true",
         ""));
+    return programs;
+  }
 
-    String app = "boot" + System.nanoTime() % 100_000;
-    int port = freePort();
+  private Map<String, String> env(String app, int port, Path programs) {
     Map<String, String> env = new HashMap<>();
     env.put("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
     env.put("HOME", dir.toString());
@@ -112,6 +100,17 @@ class BootTest {
     env.put("KONTROL_SOCKET", dir.resolve("sock").toString());
     env.put("KONTROL_SUPERVISOR_DIR", programs.toString());
     env.put("KONTROL_TELEGRAF_CONF", dir.resolve("telegraf.conf").toString());
+    return env;
+  }
+
+  @Test
+  void bootRegistersThePodAndSigtermRunsTheTerminalStateAndDeregisters() throws Exception {
+    Path marker = dir.resolve("terminal-ran");
+    Path seenEnv = dir.resolve("automaton-env");
+    Path programs = programs(marker, seenEnv);
+    String app = "boot" + System.nanoTime() % 100_000;
+    int port = freePort();
+    Map<String, String> env = env(app, port, programs);
 
     try (ImdsFixture silent = ImdsFixture.silent(); Client etcd = ETCD.newClient()) {
       env.put("AWS_EC2_METADATA_SERVICE_ENDPOINT", silent.endpoint().toString());
@@ -162,5 +161,79 @@ class BootTest {
         }
       }
     }
+  }
+
+  /**
+   * The images' way: {@code images/base/entrypoint} runs {@code kontrol boot --env-file} (a JVM
+   * that exits) and then execs supervisord, so the process the container started IS supervisord;
+   * the environment boot resolved (here annotations from a Downward API file, with a quote and a
+   * newline) reaches the programs exactly; SIGTERM still runs the terminal state and deregisters.
+   */
+  @Test
+  void theEntrypointExecsSupervisordWithBootsEnvironmentAndSigtermStillDeregisters() throws Exception {
+    Path marker = dir.resolve("terminal-ran");
+    Path seenEnv = dir.resolve("automaton-env");
+    Path programs = programs(marker, seenEnv);
+    String app = "entry" + System.nanoTime() % 100_000;
+    int port = freePort();
+    Map<String, String> env = env(app, port, programs);
+    Path podinfo = Files.createDirectories(dir.resolve("podinfo"));
+    Files.writeString(podinfo.resolve("annotations"), "kontrol.unity3d.com/master=\"" + app + ".default.svc\"\n"
+        + "x.example/template=\"it's\\n\\\"two\\\" lines\"");
+    env.put("KONTROL_PODINFO", podinfo.toString());
+    env.put("KONTROL_BOOT_ENV", dir.resolve("run/boot.env").toString());
+    Path bin = ChildJvm.kontrolLauncher(dir);
+    env.put("PATH", bin + ":" + env.get("PATH"));
+    Path entrypoint = Path.of("..", "images", "base", "entrypoint").toAbsolutePath().normalize();
+    assertThat(entrypoint).as("the images' entrypoint").exists();
+
+    try (ImdsFixture silent = ImdsFixture.silent(); Client etcd = ETCD.newClient()) {
+      env.put("AWS_EC2_METADATA_SERVICE_ENDPOINT", silent.endpoint().toString());
+      ProcessBuilder pb = new ProcessBuilder(List.of("/bin/sh", entrypoint.toString()))
+          .redirectErrorStream(true).redirectOutput(dir.resolve("entrypoint.log").toFile());
+      pb.environment().clear();
+      pb.environment().putAll(env);
+      Process pod = pb.start();
+      try {
+        ByteSequence key = ByteSequence.from(new Group("default", app).podKey("boot-0"), StandardCharsets.UTF_8);
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+            .until(() -> etcd.getKVClient().get(key).get(5, TimeUnit.SECONDS).getCount() == 1);
+        String cmdline = Files.readString(Path.of("/proc", String.valueOf(pod.pid()), "cmdline")).replace('\0', ' ');
+        assertThat(cmdline).as("the entrypoint's process became supervisord").contains("supervisord -n -c")
+            .doesNotContain("java");
+        await().atMost(Duration.ofSeconds(20)).until(() -> Files.exists(Path.of(seenEnv + ".annotations")));
+        assertThat(Files.readString(Path.of(seenEnv + ".annotations"))).isEqualTo("{\"kontrol.unity3d.com/master\":\""
+            + app + ".default.svc\",\"x.example/template\":\"it's\\n\\\"two\\\" lines\"}");
+        assertThat(Files.readString(dir.resolve("run/boot.env"))).contains("export KONTROL_SUPERVISORD_CONF=");
+
+        pod.destroy(); // SIGTERM to supervisord itself, as docker stop sends it to PID 1
+        assertThat(pod.waitFor(120, TimeUnit.SECONDS)).as("supervisord exits").isTrue();
+        assertThat(pod.exitValue()).isZero();
+        assertThat(marker).as("the automaton ran its terminal state").exists();
+        assertThat(etcd.getKVClient().get(key).get(5, TimeUnit.SECONDS).getCount()).as("record gone").isZero();
+      } finally {
+        if (pod.isAlive()) {
+          pod.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+
+  @Test
+  void theEntrypointExitsWithBootsCodeWhenTheIdentityCannotBeResolved() throws Exception {
+    Path bin = ChildJvm.kontrolLauncher(dir);
+    ProcessBuilder pb = new ProcessBuilder(List.of("/bin/sh", Path.of("..", "images", "base", "entrypoint").toString()))
+        .redirectErrorStream(true);
+    pb.environment().clear();
+    pb.environment().put("PATH", bin + ":/usr/bin:/bin");
+    pb.environment().put("KONTROL_MODE", "debug");
+    pb.environment().put("KONTROL_LABELS", "not json");
+    pb.environment().put("KONTROL_BOOT_ENV", dir.resolve("boot.env").toString());
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(out).isEqualTo(1);
+    assertThat(out).contains("boot: cannot resolve the pod's identity: KONTROL_LABELS is not a JSON object");
+    assertThat(dir.resolve("boot.env")).doesNotExist();
   }
 }
