@@ -62,6 +62,7 @@ public final class Agent implements Closeable {
   private GroupWatch watch; // guarded by leaderLock
   private volatile Optional<String> lastDigest = Optional.empty();
   private volatile Optional<String> lastState = Optional.empty();
+  private volatile Optional<AgentStatus.LastCallback> lastCallback = Optional.empty();
   private final AgentEvents events;
   private volatile boolean etcdConnected;
   private volatile long lastEtcdContactMillis;
@@ -209,7 +210,8 @@ public final class Agent implements Closeable {
         config.reportsTo(),
         leads,
         lastDigest,
-        lastState);
+        lastState,
+        lastCallback);
   }
 
   /** True when the last etcd call of the agent's lease loops succeeded. */
@@ -292,15 +294,17 @@ public final class Agent implements Closeable {
                 outcome
                     .result()
                     .ifPresent(
-                        r ->
-                            events.callback(
-                                g,
-                                r.timedOut()
-                                    ? AgentEvents.CallbackResult.TIMEOUT
-                                    : r.state().isPresent()
-                                        ? AgentEvents.CallbackResult.OK
-                                        : AgentEvents.CallbackResult.FAILED,
-                                r.took()));
+                        r -> {
+                          AgentEvents.CallbackResult result =
+                              r.timedOut()
+                                  ? AgentEvents.CallbackResult.TIMEOUT
+                                  : r.state().isPresent()
+                                      ? AgentEvents.CallbackResult.OK
+                                      : AgentEvents.CallbackResult.FAILED;
+                          events.callback(g, result, r.took());
+                          lastCallback =
+                              Optional.of(new AgentStatus.LastCallback(System.currentTimeMillis(), result.label()));
+                        });
                 lastDigest = Optional.of(outcome.snapshot().md5());
                 lastState =
                     outcome.stateWritten()

@@ -15,6 +15,7 @@ import java.util.Optional;
  * @param lastDigest the digest of the group at the leader's last pass, if it led
  * @param lastState the group's last state as this agent last saw it while leading (the one its
  *     callback stored, else the one in etcd), if any
+ * @param lastCallback how its last callback run ended, if it ran one while leading
  */
 public record AgentStatus(
     String id,
@@ -22,7 +23,11 @@ public record AgentStatus(
     List<Group> reportsTo,
     Map<Group, Boolean> leads,
     Optional<String> lastDigest,
-    Optional<String> lastState) {
+    Optional<String> lastState,
+    Optional<LastCallback> lastCallback) {
+
+  /** A callback run: when it ended (epoch millis) and its result ({@code ok}, {@code failed}, {@code timeout}). */
+  public record LastCallback(long endedMillis, String result) {}
 
   public AgentStatus {
     records = Map.copyOf(records);

@@ -3,6 +3,8 @@ package io.kontrol.agent.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.difflib.DiffUtils;
+import com.github.difflib.UnifiedDiffUtils;
 import io.kontrol.agent.identity.Annotations;
 import io.kontrol.agent.render.AtomicFile;
 import io.kontrol.agent.render.CommandCheck;
@@ -106,6 +108,13 @@ public final class RenderCommand implements Callable<Integer> {
               + " \"config_error\", and cleared on success")
   Path statusFile;
 
+  @Option(
+      names = "--dry-run",
+      description =
+          "render and check as for real, print the result and a diff against the output file,"
+              + " and change nothing (no file written, no status reported)")
+  boolean dryRun;
+
   @Spec CommandSpec spec;
 
   @ParentCommand KontrolCommand parent;
@@ -139,11 +148,18 @@ public final class RenderCommand implements Callable<Integer> {
       return BAD_INPUT;
     }
 
+    if (dryRun && "-".equals(output)) {
+      err.println("kontrol render: --dry-run compares with the output file: give -o FILE, not '-'");
+      err.flush();
+      return BAD_INPUT;
+    }
     String rendered;
     try {
       rendered =
           (lenient ? TemplateRenderer.lenient() : TemplateRenderer.strict()).render(template.text, variables);
-      if ("-".equals(output)) {
+      if (dryRun) {
+        return dryRun(template.name, rendered);
+      } else if ("-".equals(output)) {
         PrintWriter out = spec.commandLine().getOut();
         out.print(rendered);
         out.flush();
@@ -168,8 +184,50 @@ public final class RenderCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** Renders nothing to disk: the check runs on a staged copy that is removed; prints text and diff. */
+  private int dryRun(String templateName, String rendered) throws IOException {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    if (check != null) {
+      Path staged = Files.createTempFile("kontrol-render-dry-run-", ".staged");
+      try {
+        Files.writeString(staged, rendered, StandardCharsets.UTF_8);
+        new CommandCheck(check, Duration.ofSeconds(checkTimeout)).verify(staged);
+      } catch (RenderException e) {
+        err.println("kontrol render: " + templateName + ": " + e.getMessage() + " (dry run: nothing changed)");
+        err.flush();
+        return RENDER_FAILED;
+      } finally {
+        Files.deleteIfExists(staged);
+      }
+    }
+    out.print(rendered);
+    if (!rendered.isEmpty() && !rendered.endsWith("\n")) {
+      out.println();
+    }
+    Path live = Path.of(output);
+    List<String> before = Files.exists(live) ? Files.readAllLines(live, StandardCharsets.UTF_8) : List.of();
+    List<String> after = rendered.lines().toList();
+    List<String> diff =
+        UnifiedDiffUtils.generateUnifiedDiff(
+            Files.exists(live) ? output + " (live)" : "/dev/null",
+            output + " (rendered)",
+            before,
+            DiffUtils.diff(before, after),
+            3);
+    if (diff.isEmpty()) {
+      out.println("# " + output + " is up to date: rendering it would change nothing");
+    } else {
+      diff.forEach(out::println);
+    }
+    out.flush();
+    err.println("kontrol render: dry run: " + output + (diff.isEmpty() ? " unchanged" : " would change") + "; nothing written");
+    err.flush();
+    return 0;
+  }
+
   private void report(PrintWriter err, String failure) {
-    if (statusFile == null) {
+    if (statusFile == null || dryRun) {
       return;
     }
     try {

@@ -284,10 +284,26 @@ public final class AgentConfig {
   }
 
   private List<String> parseEtcd() {
-    Optional<String> v = get(KONTROL_ETCD).or(() -> get(KONTROL_HOST));
-    String name = get(KONTROL_ETCD).isPresent() ? KONTROL_ETCD : KONTROL_HOST;
+    return parseEtcd(env, modes.contains(Mode.DEBUG));
+  }
+
+  /**
+   * etcd's endpoints as the agent reads them from {@code KONTROL_ETCD} (else {@code
+   * KONTROL_HOST}), for commands that need etcd but no pod settings.
+   *
+   * @throws ConfigException when neither is set or an endpoint is malformed
+   */
+  public static List<String> etcdEndpoints(Map<String, String> env) {
+    return parseEtcd(env, false);
+  }
+
+  private static List<String> parseEtcd(Map<String, String> env, boolean debug) {
+    java.util.function.Function<String, Optional<String>> get =
+        n -> Optional.ofNullable(env.get(n)).filter(x -> !x.isBlank()).map(String::trim);
+    Optional<String> v = get.apply(KONTROL_ETCD).or(() -> get.apply(KONTROL_HOST));
+    String name = get.apply(KONTROL_ETCD).isPresent() ? KONTROL_ETCD : KONTROL_HOST;
     if (v.isEmpty()) {
-      if (modes.contains(Mode.DEBUG)) {
+      if (debug) {
         return List.of("http://127.0.0.1:2379");
       }
       throw new ConfigException(KONTROL_ETCD, "not set (nor KONTROL_HOST): where is etcd?");

@@ -76,5 +76,8 @@ public final class AgentStatusSource implements StatusSource {
       }
     }
     s.lastState().ifPresent(reply::setLastStateJson);
+    s.lastDigest().ifPresent(reply::setLastDigest);
+    s.lastCallback()
+        .ifPresent(c -> reply.setLastCallbackUnixMs(c.endedMillis()).setLastCallbackResult(c.result()));
   }
 }

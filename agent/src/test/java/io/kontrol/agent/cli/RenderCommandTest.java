@@ -182,4 +182,50 @@ class RenderCommandTest {
     assertThat(run("-o", target.toString())).as("a template source is required").isEqualTo(2);
     assertThat(target).doesNotExist();
   }
+
+  @Test
+  void aDryRunPrintsTheResultAndADiffAndChangesNothing() throws Exception {
+    Path target = Files.writeString(dir.resolve("nats.conf"), "port: 4222\nroutes: [a]\n");
+    Path status = Files.writeString(dir.resolve("payload.json"), "{\"config_error\":\"old\"}\n");
+    long mtime = Files.getLastModifiedTime(target).toMillis();
+    int code =
+        run("-t", template("port: 4222\nroutes: [{{ r }}]\n").toString(), "--vars", "{\"r\": \"a, b\"}",
+            "--check", "grep -q port {}", "--status-file", status.toString(), "--dry-run", "-o", target.toString());
+    assertThat(code).as(err.toString()).isZero();
+    assertThat(out.toString())
+        .startsWith("port: 4222\nroutes: [a, b]\n")
+        .contains("--- " + target + " (live)", "+++ " + target + " (rendered)", "-routes: [a]", "+routes: [a, b]");
+    assertThat(err.toString()).contains("would change; nothing written");
+    assertThat(Files.readString(target)).isEqualTo("port: 4222\nroutes: [a]\n");
+    assertThat(Files.getLastModifiedTime(target).toMillis()).isEqualTo(mtime);
+    assertThat(Files.readString(status)).as("no status reported").isEqualTo("{\"config_error\":\"old\"}\n");
+    assertThat(Files.list(dir)).as("no staged file left beside the target").hasSize(3);
+  }
+
+  @Test
+  void aDryRunOfAnUpToDateFileSaysSo() throws Exception {
+    Path target = Files.writeString(dir.resolve("same.conf"), "x = 1\n");
+    assertThat(run("-t", template("x = {{ v }}\n").toString(), "--vars", "{\"v\": 1}", "--dry-run", "-o", target.toString()))
+        .as(err.toString()).isZero();
+    assertThat(out.toString()).contains("is up to date: rendering it would change nothing").doesNotContain("+++");
+  }
+
+  @Test
+  void aDryRunWhoseCheckFailsExitsOneAndChangesNothing() throws Exception {
+    Path target = dir.resolve("absent.conf");
+    Path status = dir.resolve("payload.json");
+    int code =
+        run("-t", template("bad\n").toString(), "--check", "echo 'no such directive' >&2; exit 1",
+            "--status-file", status.toString(), "--dry-run", "-o", target.toString());
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString()).contains("rejected the rendered file", "no such directive", "dry run: nothing changed");
+    assertThat(target).doesNotExist();
+    assertThat(status).doesNotExist();
+  }
+
+  @Test
+  void aDryRunNeedsAnOutputFile() throws Exception {
+    assertThat(run("-t", template("x").toString(), "--dry-run", "-o", "-")).isEqualTo(2);
+    assertThat(err.toString()).contains("--dry-run compares with the output file");
+  }
 }
