@@ -176,15 +176,23 @@ public final class LiveAnnotations implements Closeable {
     // whatever the automaton was started with (a restarted agent, a stale file in a kept volume)
     writeFile();
     set();
+    LOG.info("following the annotations pod={} file={}{} into={}", pod, podinfoFile,
+        fileExists ? " (the source)" : "", annotationsFile == null ? "-" : annotationsFile);
     if (!fileExists && api != null) {
-      try {
-        podWatch = PodWatch.start(api, namespace, pod, annotations -> submit(() -> fromApi(annotations)));
-      } catch (RuntimeException e) {
-        LOG.warn("cannot watch pod {}/{}: annotation changes need a restart: {}", namespace, pod, e.getMessage());
-      }
+      // after start() has returned: an API server that is slow to answer delays only this
+      submit(this::watchApi);
     }
-    LOG.info("following the annotations pod={} file={} api={} into={}", pod, podinfoFile,
-        podWatch != null ? "watched" : "-", annotationsFile == null ? "-" : annotationsFile);
+  }
+
+  private void watchApi() {
+    if (closed) {
+      return;
+    }
+    try {
+      podWatch = PodWatch.start(api, namespace, pod, annotations -> submit(() -> fromApi(annotations)));
+    } catch (RuntimeException e) {
+      LOG.warn("cannot watch pod {}/{}: annotation changes need a restart: {}", namespace, pod, e.getMessage());
+    }
   }
 
   private void submit(Runnable task) {
@@ -306,7 +314,8 @@ public final class LiveAnnotations implements Closeable {
     String line = "WAIT " + RERUN_STATE + (input.get().isEmpty() ? "" : " " + input.get());
     try {
       String answer = automaton.send(line, RERUN_TIMEOUT);
-      LOG.info("{} re-run with the last input pod={} changed={}: {}", RERUN_STATE, pod, changed, answer);
+      // OK: the script ran to its end; how it went is its own (its log, the pod's payload)
+      LOG.info("{} re-run with the last input pod={} changed={}: automaton answered {}", RERUN_STATE, pod, changed, answer);
     } catch (IOException | TimeoutException e) {
       LOG.warn("{} not re-run pod={} changed={}: {}", RERUN_STATE, pod, changed, e.getMessage());
     }
