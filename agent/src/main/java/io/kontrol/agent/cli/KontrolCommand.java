@@ -24,6 +24,7 @@ import picocli.CommandLine;
       IdentityCommand.class,
       BootCommand.class,
       CallbackCommand.class,
+      HaproxyCommand.class,
     })
 public final class KontrolCommand implements Callable<Integer> {
   private final Map<String, String> env;

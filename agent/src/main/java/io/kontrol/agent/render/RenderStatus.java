@@ -40,6 +40,26 @@ public final class RenderStatus {
     }
   }
 
+  /**
+   * Sets every field of {@code fields} in the payload (a null value removes the key), keeping the
+   * others; the file is rewritten only when something changed.
+   */
+  public void merge(ObjectNode fields) throws IOException {
+    ObjectNode payload = read();
+    ObjectNode before = payload.deepCopy();
+    fields.fields().forEachRemaining(
+        e -> {
+          if (e.getValue() == null || e.getValue().isNull()) {
+            payload.remove(e.getKey());
+          } else {
+            payload.set(e.getKey(), e.getValue());
+          }
+        });
+    if (!payload.equals(before) || !Files.exists(file)) {
+      AtomicFile.write(file, JSON.writeValueAsString(payload) + "\n");
+    }
+  }
+
   private ObjectNode read() throws IOException {
     if (!Files.exists(file)) {
       return JSON.createObjectNode();
