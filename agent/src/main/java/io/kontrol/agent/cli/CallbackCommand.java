@@ -1,5 +1,6 @@
 package io.kontrol.agent.cli;
 
+import io.kontrol.service.haproxy.HaproxyCallbackCommand;
 import io.kontrol.service.nats.NatsCallbackCommand;
 import picocli.CommandLine.Command;
 
@@ -17,5 +18,6 @@ import picocli.CommandLine.Command;
     // one service per line
     subcommands = {
       NatsCallbackCommand.class,
+      HaproxyCallbackCommand.class,
     })
 public final class CallbackCommand {}

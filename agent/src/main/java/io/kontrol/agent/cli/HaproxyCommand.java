@@ -1,6 +1,6 @@
 package io.kontrol.agent.cli;
 
-import io.kontrol.service.haproxy.ConfigureCommand;
+import io.kontrol.service.haproxy.HaproxyConfigureCommand;
 import picocli.CommandLine.Command;
 
 /** {@code kontrol haproxy ...}: the HAProxy image's lifecycle commands. */
@@ -9,6 +9,6 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     description = "The HAProxy pod's lifecycle commands (run by its automaton states).",
     subcommands = {
-      ConfigureCommand.class,
+      HaproxyConfigureCommand.class,
     })
 public final class HaproxyCommand {}

@@ -173,16 +173,21 @@ public final class Configurator {
           "the pod has no annotation " + ANNOTATION + " (the HAProxy configuration template):"
               + " only the image's own listener on 8404 runs");
     }
-    Map<String, Object> variables = new LinkedHashMap<>();
-    variables.put("env", env);
-    variables.put("hosts", hosts);
     try {
-      String text = TemplateRenderer.strict().render(template.get(), variables);
-      // HAProxy 2.6 refuses a configuration whose last line has no LF
-      return text.endsWith("\n") ? text : text + "\n";
+      return render(template.get(), hosts, env);
     } catch (RenderException e) {
       throw new Failed("render", "render", "annotation " + ANNOTATION + ": " + e.getMessage());
     }
+  }
+
+  /** The configuration file for {@code hosts}: the template rendered, ending with a newline. */
+  static String render(String template, Map<String, List<String>> hosts, Map<String, String> env) throws RenderException {
+    Map<String, Object> variables = new LinkedHashMap<>();
+    variables.put("env", env);
+    variables.put("hosts", hosts);
+    String text = TemplateRenderer.strict().render(template, variables);
+    // Jinja2 drops a template's last newline; HAProxy 2.6 refuses a last line without one
+    return text.endsWith("\n") ? text : text + "\n";
   }
 
   /** {@code haproxy -c} on the candidate followed by the image's file, as HAProxy will load them. */

@@ -9,7 +9,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** The reference: renders with the real Python Jinja2 (python3-jinja2), in a child process. */
-final class Jinja2Reference {
+public final class Jinja2Reference {
 
   private static final String SCRIPT =
       "import json, sys, jinja2\n"
@@ -20,7 +20,7 @@ final class Jinja2Reference {
 
   private Jinja2Reference() {}
 
-  static String render(String template, Map<String, ?> variables, Path scratch)
+  public static String render(String template, Map<String, ?> variables, Path scratch)
       throws IOException, InterruptedException {
     Path src = Files.writeString(Files.createTempFile(scratch, "tpl", ".j2"), template);
     Path vars = Files.createTempFile(scratch, "vars", ".json");

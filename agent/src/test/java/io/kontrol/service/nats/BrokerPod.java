@@ -20,7 +20,7 @@ import java.util.concurrent.TimeoutException;
  * whose {@code configure} state appends {@code $INPUT} to a file, behind a real peer API server
  * on a loopback port.
  */
-final class BrokerPod implements AutoCloseable {
+public final class BrokerPod implements AutoCloseable {
 
   private static final String MANIFEST =
       String.join(
@@ -47,7 +47,7 @@ final class BrokerPod implements AutoCloseable {
     this.server = server;
   }
 
-  static BrokerPod start(Path dir) throws IOException {
+  public static BrokerPod start(Path dir) throws IOException {
     Files.createDirectories(dir);
     Path manifest = Files.writeString(dir.resolve("lifecycle.yml"), MANIFEST);
     Path socket = dir.resolve("sock");
@@ -79,18 +79,18 @@ final class BrokerPod implements AutoCloseable {
     return new BrokerPod(p, dir, server);
   }
 
-  int port() {
+  public int port() {
     return server.port();
   }
 
   /** Every $INPUT its configure state received, in order. */
-  List<String> configured() throws IOException {
+  public List<String> configured() throws IOException {
     Path file = dir.resolve("configured");
     return Files.exists(file) ? Files.readAllLines(file, StandardCharsets.UTF_8) : List.of();
   }
 
   /** The pod's peer API goes away (the pod is gone); the automaton stays. */
-  void stopPeerApi() {
+  public void stopPeerApi() {
     server.close();
   }
 

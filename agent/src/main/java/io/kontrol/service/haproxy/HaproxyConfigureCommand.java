@@ -39,7 +39,7 @@ import picocli.CommandLine.Spec;
           + " state changes, else a reload through the master CLI, confirmed with show proc; a failure"
           + " keeps the last good configuration. The outcome goes to the payload (KONTROL_PAYLOAD)."
     })
-public final class ConfigureCommand implements Callable<Integer> {
+public final class HaproxyConfigureCommand implements Callable<Integer> {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -58,7 +58,7 @@ public final class ConfigureCommand implements Callable<Integer> {
       description = "the master CLI socket (default: ${DEFAULT-VALUE})")
   Path socket;
 
-  @Option(names = "--log", paramLabel = "FILE", defaultValue = "/data/haproxy/haproxy.log",
+  @Option(names = "--log", paramLabel = "FILE", defaultValue = "/var/log/haproxy/haproxy.log",
       description = "HAProxy's output, read for the reason of a failed reload (default: ${DEFAULT-VALUE})")
   Path haproxyLog;
 
@@ -78,7 +78,7 @@ public final class ConfigureCommand implements Callable<Integer> {
   private final Map<String, String> env;
 
   /** @param env the environment: {@code $INPUT}, the annotations, {@code KONTROL_PAYLOAD}, {@code KONTROL_EIP} */
-  public ConfigureCommand(Map<String, String> env) {
+  public HaproxyConfigureCommand(Map<String, String> env) {
     this.env = Map.copyOf(env);
   }
 
