@@ -1,9 +1,10 @@
 {{/*
 The ServiceAccount and only the RBAC the agent uses (agent/src/main/java/io/kontrol/agent/identity):
-  - pods get (KubernetesIdentity reads its own pod: IP, host IP, labels, annotations, node name)
-    and list + watch (PodWatch follows its own pod's annotations with an informer), namespaced;
-  - nodes get (KubernetesIdentity reads its node: labels, annotations, ExternalIP), cluster-scoped,
-    so gated by rbac.clusterResources; without it the agent logs that node facts are unknown.
+  - pods get, namespaced: KubernetesIdentity reads its own pod (IP, host IP, labels, annotations,
+    node name). No list/watch: the pod's annotations are followed through the Downward API volume
+    at /etc/podinfo (LiveAnnotations), so the agent's PodWatch informer never starts here;
+  - nodes get, cluster-scoped, gated by rbac.clusterResources: KubernetesIdentity reads its node
+    (labels, annotations, ExternalIP); without it the agent logs that node facts are unknown.
 The chart's own test (charts/src/test/.../AgentRbacTest) runs the agent's identity code against
 a stand-in API server and fails when a call is not allowed here or a rule goes unused.
 */}}
@@ -36,7 +37,7 @@ metadata:
 rules:
   - apiGroups: [""]
     resources: ["pods"]
-    verbs: ["get", "list", "watch"]
+    verbs: ["get"]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding

@@ -1,6 +1,7 @@
 package io.kontrol.charts;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -21,7 +22,13 @@ import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.kontrol.agent.identity.Identity;
 import io.kontrol.agent.identity.IdentityResolver;
 import io.kontrol.agent.identity.KubernetesIdentity;
-import io.kontrol.agent.identity.PodWatch;
+import io.kontrol.agent.annotations.LiveAnnotations;
+import io.kontrol.agent.identity.PodInfo;
+import io.kontrol.agent.rpc.LastInputs;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -29,7 +36,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,7 +49,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The agent against the chart: on a STAND-IN API server (fabric8's mock, CRUD mode) that enforces
  * the chart's rendered Role and ClusterRole, a pod made from the rendered pod template, with the
  * environment the rendered container would get, is resolved by the agent's own identity code
- * ({@link IdentityResolver}, {@link KubernetesIdentity}) and watched ({@link PodWatch}). Every API
+ * ({@link IdentityResolver}, {@link KubernetesIdentity}, as {@code kontrol boot} does), and its
+ * annotations are followed from the Downward API volume the chart mounts ({@link LiveAnnotations},
+ * as {@code kontrol run} does), with a change of the pod's annotations reaching the agent. Every API
  * call the agent makes must be allowed by a rendered rule, and every rendered rule must be used.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
@@ -129,8 +137,16 @@ class AgentRbacTest {
           .withNewStatus().withPodIP("10.1.2.3").withHostIP("10.0.0.1").endStatus()
           .build()).create();
 
-      Map<String, String> env = containerEnv(pod, template.getSpec().getContainers().get(0));
-      Identity id = new IdentityResolver(env, () -> Optional.of(new KubernetesIdentity(agent, 1, d -> { })), Optional::empty).resolve();
+      // the Downward API volume the chart mounts at /etc/podinfo, here in a directory of the test
+      Path podinfo = Files.createDirectories(Charts.tree().resolve("podinfo-" + chart + "-" + values));
+      writePodInfo(podinfo, pod);
+      Map<String, String> env = new HashMap<>(containerEnv(pod, template.getSpec().getContainers().get(0)));
+      env.put(PodInfo.VARIABLE, podinfo.toString());
+      env.put("KONTROL_ANNOTATIONS_FILE", podinfo.resolveSibling(podinfo.getFileName() + ".json").toString());
+
+      // kontrol boot: the identity, annotations from the Downward API file
+      Map<String, String> boot = PodInfo.environment(env);
+      Identity id = new IdentityResolver(boot, () -> Optional.of(new KubernetesIdentity(agent, 1, d -> { })), Optional::empty).resolve();
 
       assertThat(id.get(Identity.ID)).isEqualTo(podName);
       assertThat(id.get(Identity.IP)).isEqualTo("10.1.2.3");
@@ -146,12 +162,14 @@ class AgentRbacTest {
         assertThat(id.has(Identity.NODE_LABELS)).as("no ClusterRole: the node is not readable").isFalse();
       }
 
-      // the pod watch sees an annotation change (kubectl annotate, a new template)
-      CompletableFuture<Map<String, String>> changed = new CompletableFuture<>();
-      try (PodWatch watch = PodWatch.start(agent, Charts.NAMESPACE, podName, null, id.map(Identity.ANNOTATIONS), changed::complete)) {
-        admin.pods().inNamespace(Charts.NAMESPACE).withName(podName)
+      // kontrol run: the live annotations follow the Downward API file (kubectl annotate, a new
+      // template); given the API too, the agent must not need it
+      try (LiveAnnotations live = LiveAnnotations.start(env, podName, podinfo.resolve("no-automaton.sock"), new LastInputs(), agent)) {
+        assertThat(live.current()).isEqualTo(annotations);
+        Pod annotated = admin.pods().inNamespace(Charts.NAMESPACE).withName(podName)
             .edit(p -> new PodBuilder(p).editMetadata().addToAnnotations("kontrol.unity3d.com/opentsdb", "tsdb.example").endMetadata().build());
-        assertThat(changed.get(30, TimeUnit.SECONDS)).containsEntry("kontrol.unity3d.com/opentsdb", "tsdb.example");
+        writePodInfo(podinfo, annotated); // what the kubelet does
+        await().atMost(Duration.ofSeconds(30)).until(() -> "tsdb.example".equals(live.current().get("kontrol.unity3d.com/opentsdb")));
       }
 
       Set<Call> made = new LinkedHashSet<>();
@@ -194,6 +212,42 @@ class AgentRbacTest {
     } else {
       assertThat(Manifests.all(docs, ClusterRoleBinding.class)).isEmpty();
     }
+  }
+
+  /**
+   * The Downward API volume's files as the kubelet writes them: {@code key="value"} lines, keys
+   * sorted, values quoted as Go's strconv.Quote does, no newline after the last line.
+   */
+  private static void writePodInfo(Path dir, Pod pod) throws java.io.IOException {
+    for (Map.Entry<String, Map<String, String>> f : Map.of("labels", pod.getMetadata().getLabels(),
+        "annotations", pod.getMetadata().getAnnotations() == null ? Map.<String, String>of() : pod.getMetadata().getAnnotations()).entrySet()) {
+      StringBuilder sb = new StringBuilder();
+      new java.util.TreeMap<>(f.getValue()).forEach((k, v) -> sb.append(sb.length() == 0 ? "" : "\n").append(k).append('=').append(goQuote(v)));
+      Path tmp = dir.resolve(f.getKey() + ".tmp");
+      Files.writeString(tmp, sb.toString(), StandardCharsets.UTF_8);
+      Files.move(tmp, dir.resolve(f.getKey()), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+  }
+
+  private static String goQuote(String s) {
+    StringBuilder sb = new StringBuilder("\"");
+    for (char c : s.toCharArray()) {
+      switch (c) {
+        case '"' -> sb.append("\\\"");
+        case '\\' -> sb.append("\\\\");
+        case '\n' -> sb.append("\\n");
+        case '\t' -> sb.append("\\t");
+        case '\r' -> sb.append("\\r");
+        default -> {
+          if (c < 0x20 || c == 0x7f) {
+            sb.append(String.format("\\x%02x", (int) c));
+          } else {
+            sb.append(c);
+          }
+        }
+      }
+    }
+    return sb.append('"').toString();
   }
 
   /** The container's environment as the kubelet would give it: values, Downward API fields, HOSTNAME. */
