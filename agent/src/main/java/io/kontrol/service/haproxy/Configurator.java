@@ -1,6 +1,8 @@
 package io.kontrol.service.haproxy;
 
 import io.kontrol.agent.render.AtomicFile;
+import io.kontrol.automaton.process.Capture;
+import io.kontrol.automaton.process.ShellCommand;
 import io.kontrol.agent.render.RenderException;
 import io.kontrol.agent.render.TemplateRenderer;
 import java.io.IOException;
@@ -194,31 +196,21 @@ public final class Configurator {
   private void check(String candidate) throws IOException, Failed {
     Path file = settings.candidate();
     AtomicFile.write(file, candidate);
-    Path output = Files.createTempFile(file.getParent(), ".check", ".log");
+    ShellCommand.Result r;
     try {
-      Process p =
-          new ProcessBuilder(settings.haproxy(), "-c", "-f", file.toString(), "-f", settings.base().toString())
-              .redirectErrorStream(true)
-              .redirectOutput(output.toFile())
-              .start();
-      boolean done;
-      try {
-        done = p.waitFor(settings.checkTimeout().toMillis(), TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        p.destroyForcibly();
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted while checking the configuration", e);
-      }
-      if (!done) {
-        p.destroyForcibly();
-        throw new Failed("check", "check", "haproxy -c did not finish within " + settings.checkTimeout().toSeconds() + " s");
-      }
-      if (p.exitValue() != 0) {
-        String alerts = alerts(Files.readString(output, StandardCharsets.UTF_8));
-        throw new Failed("check", "check", "haproxy -c refused the rendered configuration (exit " + p.exitValue() + "): " + alerts);
-      }
-    } finally {
-      Files.deleteIfExists(output);
+      r = ShellCommand.of("exec \"$0\" -c -f \"$1\" -f \"$2\"")
+          .args(settings.haproxy(), file.toString(), settings.base().toString())
+          .mergeOutput()
+          .run(settings.checkTimeout(), Capture.tail(64 * 1024), Capture.none());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while checking the configuration", e);
+    }
+    if (r.timedOut()) {
+      throw new Failed("check", "check", "haproxy -c did not finish within " + settings.checkTimeout().toSeconds() + " s");
+    }
+    if (r.exitCode() != 0) {
+      throw new Failed("check", "check", "haproxy -c refused the rendered configuration (exit " + r.exitCode() + "): " + alerts(r.stdout().text()));
     }
   }
 

@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.kontrol.agent.identity.Annotations;
 import io.kontrol.agent.identity.Identity;
 import io.kontrol.agent.render.RenderStatus;
+import io.kontrol.automaton.process.Capture;
+import io.kontrol.automaton.process.ShellCommand;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -15,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -149,20 +150,17 @@ public final class HaproxyConfigureCommand implements Callable<Integer> {
   }
 
   private static void run(String command) throws IOException {
-    Process p = new ProcessBuilder("/bin/sh", "-c", command).redirectErrorStream(true).start();
-    String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+    ShellCommand.Result r;
     try {
-      if (!p.waitFor(60, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new IOException("'" + command + "' did not finish within 60 s");
-      }
+      r = ShellCommand.of(command).mergeOutput().run(Duration.ofSeconds(60), Capture.tail(4096), Capture.none());
     } catch (InterruptedException e) {
-      p.destroyForcibly();
       Thread.currentThread().interrupt();
       throw new IOException("interrupted", e);
     }
-    if (p.exitValue() != 0 || output.contains("ERROR")) {
-      throw new IOException("'" + command + "' failed (exit " + p.exitValue() + "): " + output);
+    String output = r.stdout().text().strip();
+    // supervisorctl 4.2 exits 0 even when a start failed ("ERROR (spawn error)")
+    if (r.timedOut() || r.exitCode() != 0 || output.contains("ERROR")) {
+      throw new IOException("'" + command + "' failed (" + (r.timedOut() ? "timed out" : "exit " + r.exitCode()) + "): " + output);
     }
   }
 }
