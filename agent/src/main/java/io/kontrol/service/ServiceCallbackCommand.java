@@ -16,8 +16,9 @@ import picocli.CommandLine.Spec;
  * agent, which runs it as {@code KONTROL_CALLBACK} with {@code $PODS} and {@code $STATE}. It prints
  * the new state on stdout and exits 0; or prints nothing on stdout and exits 1 when a member did
  * not apply the change (the agent keeps the old state and retries), 2 when the input or the peer
- * settings ({@code KONTROL_PORT}, {@code KONTROL_TOKEN...}, {@code KONTROL_TLS_*}) are unusable.
- * Progress goes to stderr, one line per member, prefixed with the service's name.
+ * settings ({@code KONTROL_PORT}, {@code KONTROL_TOKEN...}, {@code KONTROL_TLS_*}) are unusable
+ * (kontrol's exit-code mapper prints the one-line reason). Progress goes to stderr, one line per
+ * member, prefixed with the service's name.
  *
  * <p>A service subclasses it with a picocli {@code @Command(name = "<service>")}, a constructor
  * taking the environment, and {@link #callback}.
@@ -44,24 +45,21 @@ public abstract class ServiceCallbackCommand implements Callable<Integer> {
   /** The service's callback, sending its transitions through {@code fanout}. */
   protected abstract ServiceCallback callback(Fanout fanout, Consumer<String> log);
 
+  /**
+   * @throws CallbackException when the input is unusable or a member did not apply the change
+   * @throws io.kontrol.agent.config.ConfigException when a peer setting is unusable
+   */
   @Override
-  public Integer call() {
-    String name = spec.name();
+  public Integer call() throws CallbackException {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
+    String name = spec.name();
     Consumer<String> log =
         line -> {
           err.println(name + ": " + line);
           err.flush();
         };
-    PeerConfig config;
-    try {
-      config = PeerConfig.fromEnv(env);
-    } catch (IllegalArgumentException e) {
-      err.println("kontrol callback " + name + ": " + e.getMessage());
-      err.flush();
-      return 2;
-    }
+    PeerConfig config = PeerConfig.fromEnv(env);
     Duration timeout = Duration.ofSeconds(Math.max(1, timeoutSeconds));
     try (PeerClient peers = new PeerClient(config)) {
       Fanout fanout = new Fanout(Fanout.peers(peers, config.port(), timeout), log);
@@ -69,10 +67,6 @@ public abstract class ServiceCallbackCommand implements Callable<Integer> {
       out.println(state);
       out.flush();
       return 0;
-    } catch (CallbackException e) {
-      err.println("kontrol callback " + name + ": " + e.getMessage());
-      err.flush();
-      return e.badInput() ? 2 : 1;
     }
   }
 }

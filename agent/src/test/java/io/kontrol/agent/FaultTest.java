@@ -52,14 +52,7 @@ class FaultTest {
     Group g = Pods.group(app);
     CallbackLog cb = new CallbackLog(dir);
     Map<String, String> env = pod(cb, app, "victim");
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb =
-        new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), "io.kontrol.agent.cli.KontrolCommand", "run")
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("victim.log").toFile());
-    pb.environment().clear();
-    pb.environment().putAll(env);
-    Process victim = pb.start();
+    Process victim = Pods.kontrolRun(env, dir.resolve("victim.log"));
     List<Agent> agents = new ArrayList<>();
     try {
       await().atMost(Duration.ofSeconds(30)).until(() -> "victim".equals(leaderOf(g)));

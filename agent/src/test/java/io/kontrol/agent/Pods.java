@@ -7,7 +7,9 @@ import io.etcd.jetcd.options.GetOption;
 import io.kontrol.agent.config.AgentConfig;
 import io.kontrol.agent.group.Group;
 import io.kontrol.agent.testing.EtcdCluster;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -95,5 +97,17 @@ final class Pods {
 
   static void closeAll(List<Agent> agents) {
     agents.parallelStream().forEach(Agent::close);
+  }
+
+  /** {@code kontrol run} as a process of its own, with exactly {@code env}, output to {@code log}. */
+  static Process kontrolRun(Map<String, String> env, Path log) throws IOException {
+    String bin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb =
+        new ProcessBuilder(bin, "-cp", System.getProperty("java.class.path"), "io.kontrol.agent.cli.KontrolCommand", "run")
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile());
+    pb.environment().clear();
+    pb.environment().putAll(env);
+    return pb.start();
   }
 }

@@ -37,6 +37,25 @@ class RegistrationTest {
   @TempDir Path dir;
 
   @Test
+  void kontrolRunLeavesAtOnceAndExitsZeroOnSigterm() throws Exception {
+    String app = Pods.app("sigterm");
+    Group g = Pods.group(app);
+    Map<String, String> env = Pods.env(ETCD, app, app, "p0", "slave");
+    env.put("KONTROL_TTL", "60"); // so only leaving (not expiry) can remove the record in time
+    env.put("KONTROL_PORT", "0");
+    Process run = Pods.kontrolRun(env, dir.resolve("run.log"));
+    try {
+      await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Pods.get(ETCD.client(), g.podKey("p0")) != null);
+      run.destroy(); // SIGTERM
+      assertThat(run.waitFor(20, TimeUnit.SECONDS)).as("exited").isTrue();
+      assertThat(run.exitValue()).as(Files.readString(dir.resolve("run.log"))).isZero();
+      assertThat(Pods.get(ETCD.client(), g.podKey("p0"))).as("record deleted on the way out").isNull();
+    } finally {
+      run.destroyForcibly();
+    }
+  }
+
+  @Test
   void recordIsTheSortedJsonOfTheSpecOnALeaseOfTtl() throws Exception {
     String app = Pods.app("reg");
     Group g = Pods.group(app);

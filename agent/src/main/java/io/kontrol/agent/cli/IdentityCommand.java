@@ -29,14 +29,11 @@ public final class IdentityCommand implements Callable<Integer> {
   boolean json;
 
   @Override
-  public Integer call() throws InterruptedException {
+  public Integer call() throws InterruptedException, IdentityException {
     Map<String, String> env = parent.env();
     Identity id;
     try (KubernetesClient client = IdentityResolver.needsKubernetes(env) ? KubernetesIdentity.inClusterClient() : null) {
       id = IdentityResolver.forEnv(env, client).resolve();
-    } catch (IdentityException e) {
-      spec.commandLine().getErr().println("kontrol: identity: " + e.getMessage());
-      return 1;
     }
     spec.commandLine().getOut().print(json ? id.toJson() + "\n" : id.toExports());
     spec.commandLine().getOut().flush();

@@ -1,6 +1,5 @@
 package io.kontrol.agent.cli;
 
-import io.kontrol.agent.config.ConfigException;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -51,7 +50,8 @@ public final class KontrolCommand implements Callable<Integer> {
   }
 
   /**
-   * The command line with kontrol's exit-code mapping: a bad setting prints one line, exit 2.
+   * The command line with kontrol's exit-code mapping ({@link ExitCodes}): a bad setting prints
+   * one line, exit 2.
    * Subcommands with a constructor taking the environment get {@code top}'s.
    */
   public static CommandLine commandLine(KontrolCommand top) {
@@ -68,14 +68,7 @@ public final class KontrolCommand implements Callable<Integer> {
           }
         };
     CommandLine cl = new CommandLine(top, withEnv);
-    cl.setExecutionExceptionHandler(
-        (ex, line, parsed) -> {
-          if (ex instanceof ConfigException) {
-            line.getErr().println("kontrol: " + ex.getMessage());
-            return 2;
-          }
-          throw ex;
-        });
+    cl.setExecutionExceptionHandler(new ExitCodes());
     return cl;
   }
 

@@ -7,6 +7,7 @@ import io.kontrol.agent.config.ConfigException;
 import io.kontrol.agent.group.Group;
 import io.kontrol.agent.rpc.PeerClient;
 import io.kontrol.agent.rpc.PeerConfig;
+import io.kontrol.agent.rpc.PeerException;
 import io.kontrol.agent.status.GroupStatus;
 import io.kontrol.agent.status.GroupStatusReader;
 import io.kontrol.agent.status.GroupTable;
@@ -73,7 +74,7 @@ public final class StatusCommand implements Callable<Integer> {
   }
 
   @Override
-  public Integer call() throws InterruptedException {
+  public Integer call() throws InterruptedException, PeerException {
     if (group == null) {
       if (watch != null) {
         throw new CommandLine.ParameterException(spec.commandLine(), "--watch needs --group");
@@ -82,7 +83,7 @@ public final class StatusCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         if (format() == Format.yaml) {
           StringWriter sw = new StringWriter();
-          PeerCommand.print(new PrintWriter(sw), client.status(host, port, call.timeout()), true);
+          StatusPrinter.print(new PrintWriter(sw), client.status(host, port, call.timeout()), true);
           try {
             Object tree = new ObjectMapper().readValue(sw.toString(), Object.class);
             out.print(new Dump(DumpSettings.builder().build()).dumpToString(tree));
@@ -91,7 +92,7 @@ public final class StatusCommand implements Callable<Integer> {
           }
           out.flush();
         } else {
-          PeerCommand.print(out, client.status(host, port, call.timeout()), format() == Format.json);
+          StatusPrinter.print(out, client.status(host, port, call.timeout()), format() == Format.json);
         }
         return 0;
       });
@@ -106,7 +107,7 @@ public final class StatusCommand implements Callable<Integer> {
     try {
       endpoints = AgentConfig.etcdEndpoints(etcd == null ? env : Map.of(AgentConfig.KONTROL_ETCD, etcd));
       peerConfig = PeerConfig.fromEnv(env);
-    } catch (ConfigException | IllegalArgumentException e) {
+    } catch (IllegalArgumentException e) { // ConfigException included
       spec.commandLine().getErr().println("kontrol: " + e.getMessage());
       return 2;
     }

@@ -1,9 +1,6 @@
 package io.kontrol.agent.config;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.kontrol.agent.group.Group;
-import java.math.BigDecimal;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
@@ -17,14 +14,12 @@ import java.util.Collections;
 import java.util.EnumSet;
 import java.util.Enumeration;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.regex.Pattern;
 
 /**
@@ -57,11 +52,11 @@ public final class AgentConfig {
   /** The annotation listing the master services this pod reports to. */
   public static final String MASTER_ANNOTATION = "kontrol.unity3d.com/master";
 
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern IPV4 =
       Pattern.compile("((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)");
 
   private final Map<String, String> env;
+  private final Env vars;
   private final Set<Mode> modes;
   private final List<String> etcd;
   private final int port;
@@ -82,26 +77,27 @@ public final class AgentConfig {
 
   private AgentConfig(Map<String, String> env) {
     this.env = env;
+    this.vars = Env.of(env);
     this.modes = parseModes(get(KONTROL_MODE).orElse("slave"));
     this.namespace = get(NAMESPACE).orElse("default");
     if (!Group.isName(namespace)) {
       throw new ConfigException(NAMESPACE, "not a valid name: \"" + namespace + "\"");
     }
     this.etcd = parseEtcd();
-    this.port = intIn(KONTROL_PORT, 8000, 0, 65535); // 0: any free port (tests)
-    this.httpPort = intIn(KONTROL_HTTP_PORT, 8001, 0, 65535);
-    this.ttl = Duration.ofSeconds(intIn(KONTROL_TTL, 25, 1, 86_400));
-    this.fover = Duration.ofSeconds(intIn(KONTROL_FOVER, 60, 1, 86_400));
-    this.damper = seconds(KONTROL_DAMPER, Duration.ofSeconds(10), false);
-    this.damperMax = seconds(KONTROL_DAMPER_MAX, damper.multipliedBy(4), false);
+    this.port = vars.port(KONTROL_PORT, 8000); // 0: any free port (tests)
+    this.httpPort = vars.port(KONTROL_HTTP_PORT, 8001);
+    this.ttl = Duration.ofSeconds(vars.integer(KONTROL_TTL, 25, 1, 86_400));
+    this.fover = Duration.ofSeconds(vars.integer(KONTROL_FOVER, 60, 1, 86_400));
+    this.damper = vars.seconds(KONTROL_DAMPER, Duration.ofSeconds(10), false);
+    this.damperMax = vars.seconds(KONTROL_DAMPER_MAX, damper.multipliedBy(4), false);
     if (damperMax.compareTo(damper) < 0) {
       throw new ConfigException(
           KONTROL_DAMPER_MAX, "must not be shorter than KONTROL_DAMPER (" + env.get(KONTROL_DAMPER_MAX) + ")");
     }
     this.callback = get(KONTROL_CALLBACK);
-    this.callbackTimeout = seconds(KONTROL_CALLBACK_TIMEOUT, Duration.ofSeconds(60), true);
-    this.payload = get(KONTROL_PAYLOAD).map(Path::of);
-    this.labels = jsonStrings(KONTROL_LABELS, true);
+    this.callbackTimeout = vars.seconds(KONTROL_CALLBACK_TIMEOUT, Duration.ofSeconds(60), true);
+    this.payload = vars.path(KONTROL_PAYLOAD);
+    this.labels = vars.jsonStrings(KONTROL_LABELS, true, "a JSON object with \"app\" and \"role\"");
     for (String required : List.of("app", "role")) {
       String v = labels.get(required);
       if (v == null || v.isBlank()) {
@@ -111,7 +107,7 @@ public final class AgentConfig {
     if (!Group.isName(labels.get("app"))) {
       throw new ConfigException(KONTROL_LABELS, "app is not a valid name: \"" + labels.get("app") + "\"");
     }
-    this.annotations = jsonStrings(KONTROL_ANNOTATIONS, false);
+    this.annotations = vars.jsonStrings(KONTROL_ANNOTATIONS, false, "a JSON object");
     this.masters = parseMasters();
     this.id = get(KONTROL_ID).orElseGet(AgentConfig::hostname);
     if (!Group.isName(id)) {
@@ -266,8 +262,7 @@ public final class AgentConfig {
   // ---------------------------------------------------------------- parsing
 
   private Optional<String> get(String name) {
-    String v = env.get(name);
-    return v == null || v.isBlank() ? Optional.empty() : Optional.of(v.trim());
+    return vars.string(name);
   }
 
   private static Set<Mode> parseModes(String value) {
@@ -345,71 +340,6 @@ public final class AgentConfig {
     return scheme + "://" + uri.getHost() + ":" + p;
   }
 
-  private int intIn(String name, int dflt, int min, int max) {
-    Optional<String> v = get(name);
-    if (v.isEmpty()) {
-      return dflt;
-    }
-    int n;
-    try {
-      n = Integer.parseInt(v.get());
-    } catch (NumberFormatException e) {
-      throw new ConfigException(name, "not a whole number: \"" + v.get() + "\"");
-    }
-    if (n < min || n > max) {
-      throw new ConfigException(name, n + " is out of range " + min + ".." + max);
-    }
-    return n;
-  }
-
-  /** Seconds, fractions allowed ({@code 0.5}); {@code positive} forbids 0. */
-  private Duration seconds(String name, Duration dflt, boolean positive) {
-    Optional<String> v = get(name);
-    if (v.isEmpty()) {
-      return dflt;
-    }
-    BigDecimal s;
-    try {
-      s = new BigDecimal(v.get());
-    } catch (NumberFormatException e) {
-      throw new ConfigException(name, "not a number of seconds: \"" + v.get() + "\"");
-    }
-    if (s.signum() < 0 || (positive && s.signum() == 0) || s.compareTo(BigDecimal.valueOf(86_400)) > 0) {
-      throw new ConfigException(
-          name, v.get() + " is out of range " + (positive ? "(0" : "[0") + "..86400] seconds");
-    }
-    return Duration.ofMillis(s.movePointRight(3).longValue());
-  }
-
-  /** A JSON object whose values are strings; keys sorted. */
-  private Map<String, String> jsonStrings(String name, boolean required) {
-    Optional<String> v = get(name);
-    if (v.isEmpty()) {
-      if (required) {
-        throw new ConfigException(name, "not set (a JSON object with \"app\" and \"role\")");
-      }
-      return Map.of();
-    }
-    JsonNode node;
-    try {
-      node = JSON.readTree(v.get());
-    } catch (Exception e) {
-      throw new ConfigException(name, "not valid JSON: " + firstLine(e.getMessage()));
-    }
-    if (node == null || !node.isObject()) {
-      throw new ConfigException(name, "not a JSON object");
-    }
-    Map<String, String> out = new TreeMap<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> f = it.next();
-      if (!f.getValue().isValueNode() || f.getValue().isNull()) {
-        throw new ConfigException(name, "value of \"" + f.getKey() + "\" is not a string");
-      }
-      out.put(f.getKey(), f.getValue().asText());
-    }
-    return Collections.unmodifiableMap(out);
-  }
-
   private List<Group> parseMasters() {
     String v = annotations.get(MASTER_ANNOTATION);
     if (v == null || v.isBlank()) {
@@ -427,14 +357,6 @@ public final class AgentConfig {
       }
     }
     return List.copyOf(groups.keySet());
-  }
-
-  private static String firstLine(String s) {
-    if (s == null) {
-      return "";
-    }
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
   }
 
   private static String hostname() {

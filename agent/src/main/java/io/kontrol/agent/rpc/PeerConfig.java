@@ -1,7 +1,7 @@
 package io.kontrol.agent.rpc;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import io.kontrol.agent.config.ConfigException;
+import io.kontrol.agent.config.Env;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -58,74 +58,33 @@ public final class PeerConfig {
   /**
    * Reads the settings from an environment.
    *
-   * @throws IllegalArgumentException naming the variable when a value is malformed, the token
-   *     file cannot be read or is empty, or TLS is half configured
+   * @throws ConfigException naming the variable when a value is malformed, the token file cannot
+   *     be read or is empty, or TLS is half configured
    */
   public static PeerConfig fromEnv(Map<String, String> env) {
+    Env vars = Env.of(env);
     Builder b = newBuilder();
-    String port = value(env, "KONTROL_PORT");
-    if (port != null) {
-      b.port(parsePort(port, "KONTROL_PORT"));
+    b.port(vars.port("KONTROL_PORT", DEFAULT_PORT));
+    Optional<String> token = vars.string("KONTROL_TOKEN").or(() -> vars.fileContent("KONTROL_TOKEN_FILE"));
+    token.ifPresent(b::token);
+    Optional<Path> cert = vars.readableFile("KONTROL_TLS_CERT");
+    Optional<Path> key = vars.readableFile("KONTROL_TLS_KEY");
+    Optional<Path> ca = vars.readableFile("KONTROL_TLS_CA");
+    if (cert.isPresent() != key.isPresent()) {
+      String missing = cert.isPresent() ? "KONTROL_TLS_KEY" : "KONTROL_TLS_CERT";
+      throw new ConfigException(missing, "not set: KONTROL_TLS_CERT and KONTROL_TLS_KEY go together, set both or neither");
     }
-    String token = value(env, "KONTROL_TOKEN");
-    String tokenFile = value(env, "KONTROL_TOKEN_FILE");
-    if (token != null) {
-      b.token(token);
-    } else if (tokenFile != null) {
-      b.token(readToken(Path.of(tokenFile)));
+    if (cert.isPresent() || ca.isPresent()) {
+      b.tls(cert.orElse(null), key.orElse(null), ca.orElse(null));
     }
-    String cert = value(env, "KONTROL_TLS_CERT");
-    String key = value(env, "KONTROL_TLS_KEY");
-    String ca = value(env, "KONTROL_TLS_CA");
-    if (cert != null || key != null || ca != null) {
-      b.tls(cert == null ? null : Path.of(cert), key == null ? null : Path.of(key), ca == null ? null : Path.of(ca));
-    }
-    b.tlsAuthority(value(env, "KONTROL_TLS_AUTHORITY"));
-    String allow = value(env, "KONTROL_ALLOW_INVOKE");
-    if (allow != null) {
-      if (!allow.equalsIgnoreCase("true") && !allow.equalsIgnoreCase("false")) {
-        throw new IllegalArgumentException("KONTROL_ALLOW_INVOKE must be true or false, not '" + allow + "'");
-      }
-      b.allowInvoke(Boolean.parseBoolean(allow));
-    }
-    String socket = value(env, "KONTROL_SOCKET");
-    if (socket != null) {
-      b.socket(Path.of(socket));
-    }
+    b.tlsAuthority(vars.string("KONTROL_TLS_AUTHORITY").orElse(null));
+    b.allowInvoke(vars.bool("KONTROL_ALLOW_INVOKE", false));
+    vars.path("KONTROL_SOCKET").ifPresent(b::socket);
     return b.build();
   }
 
   public static Builder newBuilder() {
     return new Builder();
-  }
-
-  static int parsePort(String text, String what) {
-    try {
-      int p = Integer.parseInt(text.trim());
-      if (p < 0 || p > 65535) {
-        throw new NumberFormatException();
-      }
-      return p;
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(what + " must be a port number (0-65535), not '" + text + "'");
-    }
-  }
-
-  private static String value(Map<String, String> env, String name) {
-    String v = env.get(name);
-    return v == null || v.isBlank() ? null : v.trim();
-  }
-
-  private static String readToken(Path file) {
-    try {
-      String t = Files.readString(file, StandardCharsets.UTF_8).trim();
-      if (t.isEmpty()) {
-        throw new IllegalArgumentException("KONTROL_TOKEN_FILE " + file + " is empty");
-      }
-      return t;
-    } catch (IOException e) {
-      throw new IllegalArgumentException("KONTROL_TOKEN_FILE " + file + " cannot be read: " + e.getMessage(), e);
-    }
   }
 
   public int port() {

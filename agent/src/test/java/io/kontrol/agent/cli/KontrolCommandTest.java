@@ -4,13 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 @Timeout(10)
 class KontrolCommandTest {
+  @TempDir Path dir;
+
   static final Map<String, String> GOOD =
       Map.of(
           "KONTROL_ETCD", "127.0.0.1:1",
@@ -49,6 +55,42 @@ class KontrolCommandTest {
     Run r = run(GOOD, "-d", "--labels", "app=x");
     assertThat(r.code()).isEqualTo(2);
     assertThat(r.err()).startsWith("kontrol: KONTROL_LABELS: not valid JSON");
+  }
+
+  private static Map<String, String> good(String... more) {
+    Map<String, String> env = new HashMap<>(GOOD);
+    env.put("KONTROL_PORT", "0");
+    for (int i = 0; i < more.length; i += 2) {
+      env.put(more[i], more[i + 1]);
+    }
+    return env;
+  }
+
+  @Test
+  void anUnreadableTokenFileExitsTwoWithOneLineAsForPeer() {
+    Map<String, String> env = good("KONTROL_TOKEN_FILE", "/nonexistent/kontrol/token");
+    for (String[] args : new String[][] {{"run"}, {}}) {
+      Run r = run(env, args);
+      assertThat(r.code()).as("kontrol %s", String.join(" ", args)).isEqualTo(2);
+      assertThat(r.err().strip())
+          .startsWith("kontrol: KONTROL_TOKEN_FILE: /nonexistent/kontrol/token cannot be read")
+          .doesNotContain("\n");
+    }
+    Run peer = run(env, "peer", "127.0.0.1", "status");
+    assertThat(peer.code()).isEqualTo(2);
+    assertThat(peer.err().strip()).startsWith("kontrol: KONTROL_TOKEN_FILE: ");
+  }
+
+  @Test
+  void halfSetTlsExitsTwoWithOneLineNamingTheMissingVariable() throws Exception {
+    Path cert = Files.writeString(dir.resolve("cert.pem"), "not read yet");
+    Run r = run(good("KONTROL_TLS_CERT", cert.toString()), "run");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err().strip()).startsWith("kontrol: KONTROL_TLS_KEY: not set").doesNotContain("\n");
+
+    Run unreadable = run(good("KONTROL_TLS_CERT", cert.toString(), "KONTROL_TLS_KEY", dir.resolve("absent").toString()), "run");
+    assertThat(unreadable.code()).isEqualTo(2);
+    assertThat(unreadable.err().strip()).isEqualTo("kontrol: KONTROL_TLS_KEY: " + dir.resolve("absent") + " cannot be read");
   }
 
   @Test

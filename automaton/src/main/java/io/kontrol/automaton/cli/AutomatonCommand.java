@@ -6,6 +6,7 @@ import io.kontrol.automaton.manifest.Manifest;
 import io.kontrol.automaton.manifest.ManifestException;
 import io.kontrol.automaton.manifest.ManifestLoader;
 import io.kontrol.automaton.manifest.Problem;
+import io.kontrol.automaton.process.Signals;
 import io.kontrol.automaton.socket.Dispatcher;
 import io.kontrol.automaton.socket.SocketFiles;
 import io.kontrol.automaton.socket.SocketServer;
@@ -16,12 +17,12 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * {@code automaton MANIFEST [-s SOCKET] [-l LOGFILE] [-d]} runs the state machine, exactly as the
