@@ -42,8 +42,10 @@ import org.slf4j.LoggerFactory;
  * client's end of stream (so {@code echo -n STATE | socat - SOCK} works).
  *
  * <p>Replies are written by whichever thread produces them (the selector thread for {@code STATE},
- * the machine thread otherwise): the channel is non-blocking and a reply is a few bytes, then the
- * write side is shut down so the client sees the end of the reply at once.
+ * the machine thread otherwise): the channel is non-blocking, so what the client's buffer cannot
+ * take yet is written by the selector thread when the socket is writable (the client must read
+ * some of it within the read timeout); then the write side is shut down so the client sees the
+ * end of the reply at once.
  */
 public final class SocketServer implements Closeable {
 
@@ -105,6 +107,7 @@ public final class SocketServer implements Closeable {
   private final Runnable onFailure;
   private final ArrayDeque<Connection> byDeadline = new ArrayDeque<>();
   private final ArrayDeque<Connection> byLinger = new ArrayDeque<>();
+  private final ArrayDeque<Connection> byWriteDeadline = new ArrayDeque<>();
   private final java.util.concurrent.ConcurrentLinkedQueue<Connection> closing = new java.util.concurrent.ConcurrentLinkedQueue<>();
   private final ByteBuffer scratch = ByteBuffer.allocate(8192);
   private ServerSocketChannel server;
@@ -247,7 +250,7 @@ public final class SocketServer implements Closeable {
       while (lifecycle.get() == Lifecycle.STARTED) {
         Connection answered;
         while ((answered = closing.poll()) != null) {
-          linger(answered);
+          answered(answered);
         }
         long wait = expire();
         selector.select(wait);
@@ -261,6 +264,8 @@ public final class SocketServer implements Closeable {
             }
             if (key.isAcceptable()) {
               accept();
+            } else if (key.isWritable()) {
+              write((Connection) key.attachment());
             } else if (key.isReadable()) {
               Connection c = (Connection) key.attachment();
               if (c.lingering) {
@@ -312,6 +317,20 @@ public final class SocketServer implements Closeable {
       log.info("socket: no complete line within {} ms, answering KO", settings.readTimeout().toMillis());
       head.key.interestOps(0);
       head.reply("KO");
+    }
+    while ((head = byWriteDeadline.peek()) != null) {
+      if (head.pending == null) {
+        byWriteDeadline.poll();
+        continue;
+      }
+      long left = head.writeDeadline - now;
+      if (left > 0) {
+        wait = Math.min(wait, left);
+        break;
+      }
+      byWriteDeadline.poll();
+      log.info("socket: a client did not read its whole reply within {} ms, closing it", settings.readTimeout().toMillis());
+      head.close();
     }
     while ((head = byLinger.peek()) != null) {
       long left = head.lingerDeadline - now;
@@ -423,6 +442,39 @@ public final class SocketServer implements Closeable {
     }
   }
 
+  /** A reply is out of the handler: write its rest when the client can take it, else linger. */
+  private void answered(Connection c) {
+    if (c.pending == null) {
+      linger(c);
+      return;
+    }
+    if (!c.key.isValid()) {
+      c.close();
+      return;
+    }
+    c.writeDeadline = System.nanoTime() + settings.readTimeout().toNanos();
+    byWriteDeadline.add(c);
+    c.key.interestOps(SelectionKey.OP_WRITE);
+  }
+
+  /** Writes more of a pending reply; once it is all out, shuts the write side and lingers. */
+  private void write(Connection c) {
+    try {
+      c.channel.write(c.pending);
+      if (c.pending.hasRemaining()) {
+        return;
+      }
+      c.pending = null;
+      byWriteDeadline.remove(c);
+      c.channel.shutdownOutput();
+      linger(c);
+    } catch (IOException e) {
+      log.debug("socket: could not finish a reply to a client that went away: {}", e.toString());
+      byWriteDeadline.remove(c);
+      c.close();
+    }
+  }
+
   /**
    * The reply is sent and the write side shut (the client already has its answer and EOF). Closing
    * now would make the kernel reset the connection if the client sent more than we read (a line
@@ -488,6 +540,9 @@ public final class SocketServer implements Closeable {
     boolean lingering;
     long lingerDeadline;
     long drained;
+    // the part of the reply not written yet, selector thread only once handed over
+    ByteBuffer pending;
+    long writeDeadline;
 
     Connection(SocketChannel channel, long deadline) {
       this.channel = channel;
@@ -505,12 +560,13 @@ public final class SocketServer implements Closeable {
       boolean sent = false;
       try {
         ByteBuffer out = ByteBuffer.wrap((text + "\n").getBytes(StandardCharsets.UTF_8));
-        for (int spins = 0; out.hasRemaining() && spins < 64; spins++) {
-          if (channel.write(out) == 0) {
-            Thread.onSpinWait();
-          }
+        channel.write(out);
+        if (out.hasRemaining()) {
+          // the client's receive buffer is full: the selector thread writes the rest when it can
+          pending = out;
+        } else {
+          channel.shutdownOutput();
         }
-        channel.shutdownOutput();
         sent = true;
       } catch (IOException e) {
         log.debug("socket: could not reply to a client that went away: {}", e.toString());
@@ -521,8 +577,9 @@ public final class SocketServer implements Closeable {
       if (!sent) {
         close();
       } else if (Thread.currentThread() == thread) {
-        linger(this);
+        answered(this);
       } else {
+        // the queue hands pending over to the selector thread (happens-before)
         closing.add(this);
         Selector s = selector;
         if (s != null) {
