@@ -108,6 +108,8 @@ final class Pods {
             .redirectOutput(log.toFile());
     pb.environment().clear();
     pb.environment().putAll(env);
+    // a free port for /metrics, /livez, /readyz: several agents of a test share this host
+    pb.environment().putIfAbsent("KONTROL_HTTP_PORT", "0");
     return pb.start();
   }
 }

@@ -152,6 +152,7 @@ class LiveAnnotationsTest {
     env.put("KONTROL_ANNOTATIONS_FILE", annotations.toString());
     env.put("KONTROL_TTL", "5");
     env.put("KONTROL_PORT", String.valueOf(port));
+    env.put("KONTROL_HTTP_PORT", "0");
     env.put("KONTROL_SOCKET", dir.resolve("sock").toString());
 
     Process automaton = automaton(annotations);

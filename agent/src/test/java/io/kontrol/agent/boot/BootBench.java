@@ -95,6 +95,7 @@ public final class BootBench {
     env.put("KONTROL_LABELS", "{\"app\":\"" + app + "\",\"role\":\"bench\"}");
     env.put("KONTROL_ANNOTATIONS", "{}");
     env.put("KONTROL_PORT", String.valueOf(freePort()));
+    env.put("KONTROL_HTTP_PORT", "0");
     env.put("KONTROL_SOCKET", dir.resolve("sock").toString());
     env.put("AWS_EC2_METADATA_DISABLED", "true");
     String arenas = System.getenv("MALLOC_ARENA_MAX");

@@ -97,6 +97,7 @@ class BootTest {
     env.put("KONTROL_TTL", "5");
     env.put("KONTROL_DAMPER", "0");
     env.put("KONTROL_PORT", String.valueOf(port));
+    env.put("KONTROL_HTTP_PORT", "0");
     env.put("KONTROL_SOCKET", dir.resolve("sock").toString());
     env.put("KONTROL_SUPERVISOR_DIR", programs.toString());
     env.put("KONTROL_TELEGRAF_CONF", dir.resolve("telegraf.conf").toString());
