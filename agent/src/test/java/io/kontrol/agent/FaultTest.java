@@ -3,6 +3,9 @@ package io.kontrol.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.etcd.jetcd.Client;
+import io.kontrol.agent.election.LeaderElection;
+import io.kontrol.agent.election.Leadership;
 import io.kontrol.agent.group.Group;
 import io.kontrol.agent.testing.EtcdCluster;
 import java.nio.charset.StandardCharsets;
@@ -150,6 +153,41 @@ class FaultTest {
       if (!ETCD.isRunning(0)) {
         ETCD.start(0);
       }
+    }
+  }
+
+  @Test
+  void theLeaderKeyDeletedWhileItsWatchWasCutOffStillDeposes() throws Exception {
+    Group g = Pods.group(Pods.app("keywatch"));
+    java.util.concurrent.BlockingQueue<String> events = new java.util.concurrent.LinkedBlockingQueue<>();
+    // the candidate talks to member 0 only, so its key watch must resume there, after the compaction
+    try (Client solo = Client.builder().endpoints(ETCD.endpoint(0)).build();
+        LeaderElection election = new LeaderElection(solo, g, "solo", Duration.ofSeconds(10),
+            new LeaderElection.Listener() {
+              @Override
+              public void elected(Leadership leadership) {
+                events.add("elected");
+              }
+
+              @Override
+              public void deposed(Leadership leadership, String why) {
+                events.add("deposed: " + why);
+              }
+            })) {
+      election.start();
+      assertThat(events.poll(20, TimeUnit.SECONDS)).isEqualTo("elected");
+      String key = election.current().orElseThrow().key();
+
+      ETCD.stop(0);
+      try {
+        // while the candidate is cut off: its key is deleted and the history compacted away
+        ETCD.client().getKVClient().delete(Pods.bytes(key)).get(10, TimeUnit.SECONDS);
+        long rev = ETCD.client().getKVClient().get(Pods.bytes("/")).get(10, TimeUnit.SECONDS).getHeader().getRevision();
+        ETCD.client().getKVClient().compact(rev).get(10, TimeUnit.SECONDS);
+      } finally {
+        ETCD.start(0);
+      }
+      assertThat(events.poll(30, TimeUnit.SECONDS)).isEqualTo("deposed: leader key deleted");
     }
   }
 

@@ -16,7 +16,11 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -33,13 +37,20 @@ import org.slf4j.LoggerFactory;
  * agent's lease (a campaign can return after the key was lost). It is dropped first, before
  * anything else, when the lease is lost or the key disappears; then the agent campaigns again.
  *
- * <p>All state is owned by the thread {@code kontrol-election-<app>}; the listener is called
- * there, only on transitions. The state may have changed again by the time a call arrives.
+ * <p>All state is owned by the thread {@code kontrol-election-<app>}, which also keeps the
+ * election lease alive, so nothing there blocks: etcd is asked asynchronously, and the listener is
+ * called on a thread of its own, {@code kontrol-leadership-<app>}, in order, only on transitions
+ * (a slow listener cannot cost the lease). The state may have changed again by the time a call
+ * arrives.
+ *
+ * <p>An error on the leader key's watch (cancelled, compacted, etcd lost) is an input like any
+ * other: the key is read again, and either its loss ends the term or it is watched again from the
+ * revision just read.
  */
 public final class LeaderElection implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(LeaderElection.class);
 
-  /** What the agent does on transitions. Called on the election's thread; keep calls short. */
+  /** What the agent does on transitions. Called in order on the election's listener thread. */
   public interface Listener {
     void elected(Leadership leadership);
 
@@ -57,6 +68,7 @@ public final class LeaderElection implements Closeable {
   private final String candidate;
   private final Listener listener;
   private final ScheduledExecutorService exec;
+  private final ExecutorService transitions;
   private final LeaseKeeper lease;
   private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
 
@@ -88,6 +100,13 @@ public final class LeaderElection implements Closeable {
         Executors.newSingleThreadScheduledExecutor(
             r -> {
               Thread t = new Thread(r, "kontrol-election-" + group.app());
+              t.setDaemon(true);
+              return t;
+            });
+    this.transitions =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "kontrol-leadership-" + group.app());
               t.setDaemon(true);
               return t;
             });
@@ -170,19 +189,41 @@ public final class LeaderElection implements Closeable {
       return;
     }
     LeaderKey key = r.getLeader();
-    if (!holds(key, leaseId)) {
+    client.getKVClient().get(key.getKey())
+        .orTimeout(3, TimeUnit.SECONDS)
+        .whenComplete((got, err) -> execute(() -> checked(gen, leaseId, key, err == null && holds(got.getKvs(), key, leaseId))));
+  }
+
+  /** The campaign's key was read back: act as leader only when it really is ours. */
+  private void checked(long gen, long leaseId, LeaderKey key, boolean ours) {
+    if (state.get() != State.STARTED || gen != generation || lease.leaseId() != leaseId) {
+      return;
+    }
+    if (!ours) {
       LOG.info("campaign returned but the leader key is not ours group={} pod={}; again", group, candidate);
       exec.schedule(() -> retry(gen, leaseId), 200, TimeUnit.MILLISECONDS);
       return;
     }
     leader = new Leadership(group, key, client.getKVClient());
-    watchKey(gen, key);
+    watchKey(gen, key, key.getRevision() + 1);
     current = Optional.of(leader);
     LOG.info("elected group={} pod={} key={}", group, candidate, leader.key());
+    Leadership l = leader;
+    notify(() -> listener.elected(l));
+  }
+
+  /** Runs a listener call on the listener thread; a failing listener is logged, not fatal. */
+  private Future<?> notify(Runnable call) {
     try {
-      listener.elected(leader);
-    } catch (RuntimeException ex) {
-      LOG.warn("election listener failed group={} error={}", group, LeaseKeeper.brief(ex));
+      return transitions.submit(() -> {
+        try {
+          call.run();
+        } catch (RuntimeException ex) {
+          LOG.warn("election listener failed group={} error={}", group, LeaseKeeper.brief(ex));
+        }
+      });
+    } catch (RejectedExecutionException closed) {
+      return CompletableFuture.completedFuture(null);
     }
   }
 
@@ -193,25 +234,16 @@ public final class LeaderElection implements Closeable {
   }
 
   /** Does the leader key exist, created at the revision we won, on our lease? */
-  private boolean holds(LeaderKey key, long leaseId) {
-    try {
-      List<KeyValue> kvs =
-          client.getKVClient().get(key.getKey()).get(3, TimeUnit.SECONDS).getKvs();
-      return !kvs.isEmpty()
-          && kvs.get(0).getCreateRevision() == key.getRevision()
-          && kvs.get(0).getLease() == leaseId;
-    } catch (InterruptedException ie) {
-      Thread.currentThread().interrupt();
-      return false;
-    } catch (Exception ex) {
-      return false;
-    }
+  private static boolean holds(List<KeyValue> kvs, LeaderKey key, long leaseId) {
+    return !kvs.isEmpty()
+        && kvs.get(0).getCreateRevision() == key.getRevision()
+        && kvs.get(0).getLease() == leaseId;
   }
 
   /** Deletion of our key (by anyone, or its lease expiring) ends the term. */
-  private void watchKey(long gen, LeaderKey key) {
+  private void watchKey(long gen, LeaderKey key, long fromRevision) {
     WatchOption opt =
-        WatchOption.builder().withRevision(key.getRevision() + 1).withNoPut(true).build();
+        WatchOption.builder().withRevision(fromRevision).withNoPut(true).build();
     keyWatch =
         client
             .getWatchClient()
@@ -226,7 +258,35 @@ public final class LeaderElection implements Closeable {
                         }
                       }
                     },
-                    err -> LOG.debug("leader key watch error group={} error={}", group, LeaseKeeper.brief(err))));
+                    err -> execute(() -> watchFailed(gen, key, err))));
+  }
+
+  /** The key's watch ended with an error: read the key again, then depose or watch again. */
+  private void watchFailed(long gen, LeaderKey key, Throwable err) {
+    if (gen != generation || leader == null) {
+      return;
+    }
+    LOG.info("leader key watch failed group={} pod={} error={}; reading the key again", group, candidate, LeaseKeeper.brief(err));
+    if (keyWatch != null) {
+      keyWatch.close();
+      keyWatch = null;
+    }
+    long leaseId = lease.leaseId();
+    client.getKVClient().get(key.getKey())
+        .orTimeout(3, TimeUnit.SECONDS)
+        .whenComplete((got, e) -> execute(() -> {
+          if (gen != generation || leader == null) {
+            return;
+          }
+          if (e != null) {
+            // etcd unreachable: try again; the lease keeper deposes if this lasts a whole FOVER
+            exec.schedule(() -> watchFailed(gen, key, e), 1, TimeUnit.SECONDS);
+          } else if (!holds(got.getKvs(), key, leaseId)) {
+            keyGone(gen);
+          } else {
+            watchKey(gen, key, got.getHeader().getRevision() + 1);
+          }
+        }));
   }
 
   private void keyGone(long gen) {
@@ -250,11 +310,7 @@ public final class LeaderElection implements Closeable {
     leader = null;
     current = Optional.empty();
     LOG.warn("deposed group={} pod={} reason={}", group, candidate, why);
-    try {
-      listener.deposed(l, why);
-    } catch (RuntimeException ex) {
-      LOG.warn("election listener failed group={} error={}", group, LeaseKeeper.brief(ex));
-    }
+    notify(() -> listener.deposed(l, why));
   }
 
   private void execute(Runnable r) {
@@ -273,6 +329,7 @@ public final class LeaderElection implements Closeable {
   public void close() {
     if (state.getAndSet(State.CLOSED) != State.STARTED) {
       exec.shutdownNow();
+      transitions.shutdownNow();
       return;
     }
     try {
@@ -287,10 +344,13 @@ public final class LeaderElection implements Closeable {
                   }
                   leader = null;
                   current = Optional.empty();
+                  // the leader's work stops before a successor can be elected
                   try {
-                    listener.deposed(l, "shutting down");
-                  } catch (RuntimeException ex) {
-                    LOG.warn("election listener failed group={} error={}", group, LeaseKeeper.brief(ex));
+                    notify(() -> listener.deposed(l, "shutting down")).get(5, TimeUnit.SECONDS);
+                  } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                  } catch (Exception ex) {
+                    LOG.warn("election listener did not stop in time group={} error={}", group, LeaseKeeper.brief(ex));
                   }
                   try {
                     client.getElectionClient().resign(l.leaderKey()).get(2, TimeUnit.SECONDS);
@@ -310,6 +370,13 @@ public final class LeaderElection implements Closeable {
       LOG.warn("election close failed group={} error={}", group, LeaseKeeper.brief(e));
     } finally {
       exec.shutdownNow();
+      transitions.shutdown();
+      try {
+        transitions.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      transitions.shutdownNow();
     }
   }
 
