@@ -96,7 +96,10 @@ public final class CallbackScheduler implements Closeable {
     this.exec =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
-              Thread t = new Thread(r, "kontrol-callback-" + app);
+              Thread t = new Thread(() -> {
+                org.slf4j.MDC.put("group", group); // a field of every JSON log line
+                r.run();
+              }, "kontrol-callback-" + app);
               t.setDaemon(true);
               return t;
             });

@@ -1,5 +1,6 @@
 package io.kontrol.agent.cli;
 
+import io.kontrol.automaton.logging.LogFormat;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -73,6 +74,12 @@ public final class KontrolCommand implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
+    try {
+      LogFormat.fromEnv(System.getenv()).install();
+    } catch (IllegalArgumentException e) {
+      System.err.println("kontrol: " + e.getMessage());
+      System.exit(2);
+    }
     System.exit(commandLine(new KontrolCommand()).execute(args));
   }
 }

@@ -38,6 +38,7 @@ public final class RunCommand implements Callable<Integer> {
     if (config.isVerbose()) {
       ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger("io.kontrol")).setLevel(Level.DEBUG);
     }
+    io.kontrol.automaton.logging.LogFormat.field("pod", config.id()); // a field of every JSON log line
     Sidecar sidecar = Sidecar.start(config);
     CountDownLatch stop = new CountDownLatch(1);
     Signals.onTermination(signal -> {

@@ -99,7 +99,10 @@ public final class LeaderElection implements Closeable {
     this.exec =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
-              Thread t = new Thread(r, "kontrol-election-" + group.app());
+              Thread t = new Thread(() -> {
+                org.slf4j.MDC.put("group", group.toString()); // a field of every JSON log line
+                r.run();
+              }, "kontrol-election-" + group.app());
               t.setDaemon(true);
               return t;
             });

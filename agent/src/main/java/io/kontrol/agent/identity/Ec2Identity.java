@@ -116,7 +116,12 @@ public final class Ec2Identity {
       LOG.info("EC2 metadata at {} did not answer within {} ms: skipped", endpoint, budget.toMillis());
       return known;
     } catch (ExecutionException e) {
-      LOG.debug("EC2 metadata at {} unavailable: {}", endpoint, e.getCause().toString());
+      if (e.getCause() instanceof Unusable u) {
+        // it answered, so this is EC2 (or meant to be): say why its answer is not used, once
+        LOG.warn("EC2 metadata at {} answered but cannot be used: {}; no EC2 fields", endpoint, u.getMessage());
+      } else {
+        LOG.debug("EC2 metadata at {} unavailable: {}", endpoint, e.getCause().toString());
+      }
       return known;
     } finally {
       worker.shutdownNow();
@@ -124,12 +129,34 @@ public final class Ec2Identity {
     }
   }
 
+  /** The metadata service answered, but not with something usable (an HTTP error, an empty value). */
+  static final class Unusable extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Unusable(String message) {
+      super(message);
+    }
+  }
+
+  private static String get(Ec2MetadataClient client, String path) {
+    String v;
+    try {
+      v = client.get(path).asString();
+    } catch (Ec2MetadataClientException e) {
+      throw new Unusable("GET " + path + " answered HTTP " + e.statusCode());
+    }
+    if (v == null || v.isBlank()) {
+      throw new Unusable("GET " + path + " answered an empty value");
+    }
+    return v.trim();
+  }
+
   private static Map<String, String> read(Ec2MetadataClient client) {
     Map<String, String> out = new LinkedHashMap<>();
     // the first GET also fetches the token: off EC2 it fails here, once
-    out.put(Identity.EC2_INSTANCE_ID, client.get("/latest/meta-data/instance-id").asString());
-    out.put(Identity.EC2_ZONE, client.get("/latest/meta-data/placement/availability-zone").asString());
-    out.put(Identity.EC2_HOSTNAME, client.get("/latest/meta-data/local-hostname").asString());
+    out.put(Identity.EC2_INSTANCE_ID, get(client, "/latest/meta-data/instance-id"));
+    out.put(Identity.EC2_ZONE, get(client, "/latest/meta-data/placement/availability-zone"));
+    out.put(Identity.EC2_HOSTNAME, get(client, "/latest/meta-data/local-hostname"));
     try {
       out.put(Identity.EIP, client.get("/latest/meta-data/public-ipv4").asString());
     } catch (Ec2MetadataClientException e) {

@@ -258,4 +258,24 @@ class IdentityResolverTest {
     sh.getOutputStream().close();
     assertThat(new String(sh.getInputStream().readAllBytes())).isEqualTo("it's-0|{\"app\":\"a b $c\"}");
   }
+
+  @Test
+  void aMetadataServiceThatAnswersUnusablyIsReportedOnceWithTheReason() throws Exception {
+    ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Ec2Identity.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen = new ch.qos.logback.core.read.ListAppender<>();
+    seen.start();
+    log.addAppender(seen);
+    try (ImdsFixture imds = ImdsFixture.serving(Map.of("placement/availability-zone", "us-east-1a"))) {
+      Map<String, String> env = Map.of("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.endpoint().toString());
+      Identity id = Ec2Identity.fromEnv(env).orElseThrow().resolve(Identity.fromEnv(Map.of()));
+      assertThat(id.has(Identity.EC2_INSTANCE_ID)).isFalse();
+      assertThat(seen.list)
+          .filteredOn(e -> e.getLevel() == ch.qos.logback.classic.Level.WARN)
+          .singleElement()
+          .satisfies(e -> assertThat(e.getFormattedMessage())
+              .contains("answered but cannot be used", "GET /latest/meta-data/instance-id answered HTTP 404", "no EC2 fields"));
+    } finally {
+      log.detachAppender(seen);
+    }
+  }
 }

@@ -76,12 +76,12 @@ public final class AutomatonProcess implements AutoCloseable {
     return new AutomatonClient(socket).send("STATE", Duration.ofSeconds(2));
   }
 
-  static String javaBin() {
+  public static String javaBin() {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();
   }
 
   /** The test classpath (surefire's full list when it hides it behind a manifest jar). */
-  static String classpath() {
+  public static String classpath() {
     String cp = System.getProperty("surefire.test.class.path");
     return cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
   }

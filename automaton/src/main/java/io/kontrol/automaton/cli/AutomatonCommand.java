@@ -1,5 +1,6 @@
 package io.kontrol.automaton.cli;
 
+import io.kontrol.automaton.logging.LogFormat;
 import io.kontrol.automaton.machine.Machine;
 import io.kontrol.automaton.machine.MachineSettings;
 import io.kontrol.automaton.manifest.Manifest;
@@ -143,7 +144,15 @@ public final class AutomatonCommand implements Callable<Integer> {
       return 1;
     }
 
-    String logProblem = Logging.configure(logFile, debug);
+    LogFormat format;
+    try {
+      format = LogFormat.fromEnv(System.getenv());
+    } catch (IllegalArgumentException e) {
+      err.println("automaton: " + e.getMessage());
+      err.flush();
+      return 2;
+    }
+    String logProblem = Logging.configure(logFile, debug, format);
     Logger log = LoggerFactory.getLogger("automaton");
     if (logProblem != null) {
       log.warn(logProblem);

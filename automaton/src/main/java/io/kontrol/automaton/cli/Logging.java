@@ -2,13 +2,13 @@ package io.kontrol.automaton.cli;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.rolling.FixedWindowRollingPolicy;
 import ch.qos.logback.core.rolling.RollingFileAppender;
 import ch.qos.logback.core.rolling.SizeBasedTriggeringPolicy;
 import ch.qos.logback.core.util.FileSize;
+import io.kontrol.automaton.logging.LogFormat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +29,11 @@ final class Logging {
    * @return null when all is well, otherwise why the file could not be used (stdout still works)
    */
   static String configure(String file, boolean debug) {
+    return configure(file, debug, LogFormat.TEXT);
+  }
+
+  /** As above, in {@code format} ({@code KONTROL_LOG_FORMAT}). */
+  static String configure(String file, boolean debug, LogFormat format) {
     LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
     ctx.reset();
     ch.qos.logback.classic.Logger root = ctx.getLogger(Logger.ROOT_LOGGER_NAME);
@@ -37,7 +42,7 @@ final class Logging {
     ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
     console.setContext(ctx);
     console.setName("stdout");
-    console.setEncoder(encoder(ctx));
+    console.setEncoder(format.encoder(ctx, PATTERN));
     console.start();
     root.addAppender(console);
 
@@ -48,7 +53,7 @@ final class Logging {
     rolling.setContext(ctx);
     rolling.setName("file");
     rolling.setFile(file);
-    rolling.setEncoder(encoder(ctx));
+    rolling.setEncoder(format.encoder(ctx, PATTERN));
 
     FixedWindowRollingPolicy policy = new FixedWindowRollingPolicy();
     policy.setContext(ctx);
@@ -71,14 +76,6 @@ final class Logging {
     }
     root.addAppender(rolling);
     return null;
-  }
-
-  private static PatternLayoutEncoder encoder(LoggerContext ctx) {
-    PatternLayoutEncoder e = new PatternLayoutEncoder();
-    e.setContext(ctx);
-    e.setPattern(PATTERN);
-    e.start();
-    return e;
   }
 
   /** Flushes and stops the appenders (the JVM is about to exit). */

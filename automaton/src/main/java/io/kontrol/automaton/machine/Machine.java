@@ -1,5 +1,6 @@
 package io.kontrol.automaton.machine;
 
+import io.kontrol.automaton.logging.LogFormat;
 import io.kontrol.automaton.manifest.Manifest;
 import io.kontrol.automaton.manifest.StateSpec;
 import io.kontrol.automaton.process.OutputPump;
@@ -317,6 +318,7 @@ public final class Machine implements Closeable {
   private void enter(Transition t) {
     String from = current;
     current = t.target;
+    LogFormat.field("state", t.target);
     StateSpec spec = manifest.state(t.target).orElseThrow();
     if (t.internal && stopping) {
       log.info("{} -> {} (shutdown)", from, t.target);
