@@ -312,6 +312,23 @@ class NatsClusterIT {
     assertDelivery(live.get(1), broken);
   }
 
+  @Test
+  @Order(7)
+  void thePodsAgentAndAutomatonRunWithExactlyTheFlagsOfTheDistLaunchers() throws Exception {
+    NatsPod pod = live.get(live.size() - 1);
+    Launchers dist = Launchers.fromDist();
+    assertThat(pod.commandLine("kontrol.jar run")).as("the agent in the pod")
+        .isEqualTo(dist.commandLine("kontrol", "/opt/java/bin/java", "run"));
+    assertThat(pod.commandLine("automaton.jar /home/kontrol/nats/lifecycle.yml")).as("the automaton in the pod")
+        .isEqualTo(dist.commandLine("automaton", "/opt/java/bin/java",
+            "/home/kontrol/nats/lifecycle.yml", "--socket", "/tmp/sock", "--log", "-"));
+    // the flags that drifted before: the automaton's process launch and heap, the agent's allocator
+    assertThat(pod.commandLine("automaton.jar /home/kontrol/nats/lifecycle.yml"))
+        .contains("-Djdk.lang.Process.launchMechanism=VFORK", "-Xmx64m", "-XX:SharedArchiveFile=/opt/kontrol/lib/automaton.jsa");
+    assertThat(pod.commandLine("kontrol.jar run"))
+        .contains("-Dio.netty.allocator.type=unpooled", "-XX:MaxDirectMemorySize=32m", "-XX:SharedArchiveFile=/opt/kontrol/lib/kontrol.jsa");
+  }
+
   private static void closeQuietly(Connection connection) {
     if (connection == null) {
       return;

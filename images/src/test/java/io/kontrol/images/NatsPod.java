@@ -70,6 +70,11 @@ final class NatsPod implements AutoCloseable {
     return ip;
   }
 
+  /** The container's id, for the Docker CLI. */
+  String containerId() {
+    return container.getContainerId();
+  }
+
   String clientUrl() {
     return "nats://" + container.getHost() + ":" + container.getMappedPort(4242);
   }
@@ -131,6 +136,19 @@ final class NatsPod implements AutoCloseable {
   /** {@code kontrol status --json} inside the pod: record, groups, leadership. */
   String status() {
     return exec("kontrol", "status", "--json").getStdout();
+  }
+
+  /** The argument vector ({@code /proc/PID/cmdline}) of the one process whose command line contains {@code match}. */
+  java.util.List<String> commandLine(String match) {
+    // [x]yz: a pattern that does not match the shell that runs pgrep
+    String pattern = "[" + match.charAt(0) + "]" + match.substring(1);
+    ExecResult r = exec("sh", "-c", "pid=$(pgrep -f '" + pattern + "') && [ $(echo \"$pid\" | wc -l) = 1 ]"
+        + " && tr '\\0' '\\n' < /proc/$pid/cmdline");
+    if (r.getExitCode() != 0) {
+      throw new IllegalStateException(name + ": not exactly one process matches '" + match + "': " + r.getStderr()
+          + exec("ps", "-eo", "pid,args").getStdout());
+    }
+    return java.util.List.of(r.getStdout().split("\n"));
   }
 
   boolean isLeader() {
