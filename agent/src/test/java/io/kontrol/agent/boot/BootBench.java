@@ -27,14 +27,17 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  *
  * <pre>
- * java -cp CLASSPATH [-Dkontrol.jar=agent-all.jar -Dautomaton.jar=automaton-all.jar] io.kontrol.agent.boot.BootBench boot 5
+ * java -cp CLASSPATH [-Dkontrol.dist=dist] io.kontrol.agent.boot.BootBench boot 5
  * java -cp CLASSPATH [...] io.kontrol.agent.boot.BootBench rss 600
- * (-Dbench.java.opts="..." replaces the launcher's JVM flags)
+ * (-Dkontrol.dist=DIR: the launchers DIR/bin/kontrol and DIR/bin/automaton, as a pod runs them,
+ * with their JVM flags and DIR/lib/*.jsa when present; JAVA_HOME picks their JVM. Without it:
+ * the shaded jars of -Dkontrol.jar=... -Dautomaton.jar=..., else this classpath, with the
+ * JVM flags of -Dbench.java.opts="...")
  * </pre>
  */
 public final class BootBench {
 
-  /** The sidecar JVM flags of the image's launcher (images/base/Dockerfile, KONTROL_JAVA_OPTS). */
+  /** JVM flags when the bench starts the JVMs itself (no -Dkontrol.dist). */
   static final String JAVA_OPTS = "-Xms8m -Xmx96m -Xss512k -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "
       + "-XX:MaxMetaspaceSize=96m -XX:ReservedCodeCacheSize=32m -XX:+ExitOnOutOfMemoryError -Xshare:auto";
 
@@ -62,6 +65,10 @@ public final class BootBench {
    * -Dkontrol.jar=...}/{@code -Dautomaton.jar=...} name the shaded jars, else from this classpath.
    */
   static List<String> launch(String tool) {
+    String dist = System.getProperty("kontrol.dist");
+    if (dist != null) {
+      return new ArrayList<>(List.of(Path.of(dist, "bin", tool).toAbsolutePath().toString()));
+    }
     List<String> cmd = new ArrayList<>(List.of(java()));
     cmd.addAll(List.of(System.getProperty("bench.java.opts", JAVA_OPTS).trim().split("\\s+")));
     String jar = System.getProperty(tool + ".jar");
@@ -87,6 +94,10 @@ public final class BootBench {
   static Map<String, String> env(EtcdCluster etcd, String app, String id, Path dir) throws Exception {
     Map<String, String> env = new HashMap<>();
     env.put("PATH", System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+    String javaHome = System.getenv("JAVA_HOME");
+    if (javaHome != null) {
+      env.put("JAVA_HOME", javaHome);
+    }
     env.put("HOME", dir.toString());
     env.put("KONTROL_ETCD", etcd.endpointList());
     env.put("KONTROL_MODE", "master,slave");
