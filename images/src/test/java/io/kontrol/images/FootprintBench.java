@@ -24,8 +24,12 @@ import org.testcontainers.containers.wait.strategy.Wait;
  * <pre>
  * images/build --tag T &amp;&amp; TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=localhost \
  *   mvn -o -q -pl images test-compile exec:java -Dexec.classpathScope=test -Dkontrol.images.tag=T \
- *   -Dexec.mainClass=io.kontrol.images.FootprintBench [-Dexec.args=SECONDS]     # default 120
+ *   -Dexec.mainClass=io.kontrol.images.FootprintBench [-Dexec.args="SECONDS [supervisord]"]
  * </pre>
+ *
+ * <p>SECONDS defaults to 120. {@code supervisord}: the pods run supervisord as their init instead
+ * of {@code kontrol boot} (their identity is given as variables), to see a pod without a resident
+ * boot JVM.
  */
 public final class FootprintBench {
 
@@ -33,6 +37,7 @@ public final class FootprintBench {
 
   public static void main(String[] args) throws Exception {
     int settle = args.length > 0 ? Integer.parseInt(args[0]) : 120;
+    boolean supervisordInit = args.length > 1 && args[1].equals("supervisord");
     LocalImages.require(LocalImages.NATS, LocalImages.ETCD);
     List<NatsPod> pods = new ArrayList<>();
     try (Network network = Network.newNetwork();
@@ -42,7 +47,10 @@ public final class FootprintBench {
                 .withNetworkAliases("etcd")
                 .waitingFor(Wait.forLogMessage(".*ready to serve client requests.*", 1))) {
       etcd.start();
-      pods.addAll(List.of(new NatsPod("nats-1", network), new NatsPod("nats-2", network), new NatsPod("nats-3", network)));
+      for (int i = 1; i <= 3; i++) {
+        NatsPod pod = new NatsPod("nats-" + i, network);
+        pods.add(supervisordInit ? pod.withSupervisordAsInit() : pod);
+      }
       pods.parallelStream().forEach(NatsPod::start);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
       while (!NatsPod.meshed(pods)) {

@@ -60,6 +60,17 @@ final class NatsPod implements AutoCloseable {
             .waitingFor(Wait.forListeningPorts(8000).withStartupTimeout(Duration.ofSeconds(90)));
   }
 
+  /**
+   * Runs supervisord itself as the pod's init instead of {@code kontrol boot} (the identity is
+   * given as variables, so boot would only hand over to it); for measuring a pod without a
+   * resident boot JVM.
+   */
+  NatsPod withSupervisordAsInit() {
+    container.withCreateContainerCmdModifier(
+        cmd -> cmd.withEntrypoint("/usr/bin/supervisord", "-n", "-c", "/etc/supervisor/supervisord.conf"));
+    return this;
+  }
+
   NatsPod start() {
     container.start();
     ip = container.getContainerInfo().getNetworkSettings().getNetworks().values().iterator().next().getIpAddress();
