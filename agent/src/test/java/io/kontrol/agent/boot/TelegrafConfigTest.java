@@ -30,7 +30,8 @@ class TelegrafConfigTest {
         .contains("  app = \"nats\"\n")
         .contains("  app_kubernetes_io_part-of = \"a \\\"quoted\\\" \\\\ value\"\n")
         .contains("hostname = \"nats-0\"")
-        .contains("[[inputs.statsd]]\n  service_address = \"127.0.0.1:8125\"");
+        .contains("[[inputs.statsd]]\n  service_address = \"127.0.0.1:8125\"")
+        .contains("delete_gauges = false").doesNotContain("delete_gauges = true");
   }
 
   @Test
