@@ -1,6 +1,7 @@
 package io.kontrol.agent.cli;
 
 import io.kontrol.service.haproxy.HaproxyCallbackCommand;
+import io.kontrol.service.kafka.KafkaCallbackCommand;
 import io.kontrol.service.nats.NatsCallbackCommand;
 import picocli.CommandLine.Command;
 
@@ -19,5 +20,6 @@ import picocli.CommandLine.Command;
     subcommands = {
       NatsCallbackCommand.class,
       HaproxyCallbackCommand.class,
+      KafkaCallbackCommand.class,
     })
 public final class CallbackCommand {}

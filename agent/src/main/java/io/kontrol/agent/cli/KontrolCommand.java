@@ -1,6 +1,7 @@
 package io.kontrol.agent.cli;
 
 import io.kontrol.automaton.logging.LogFormat;
+import io.kontrol.service.kafka.KafkaCommand;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -25,6 +26,7 @@ import picocli.CommandLine;
       BootCommand.class,
       CallbackCommand.class,
       HaproxyCommand.class,
+      KafkaCommand.class,
     })
 public final class KontrolCommand implements Callable<Integer> {
   private final Map<String, String> env;
