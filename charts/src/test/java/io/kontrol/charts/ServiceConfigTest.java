@@ -3,12 +3,14 @@ package io.kontrol.charts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.kontrol.agent.cli.KontrolCommand;
+import io.kontrol.service.kafka.KafkaOverrides;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -16,8 +18,10 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -27,7 +31,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * What the charts hand the services is accepted by the services themselves: the configuration
  * template a pod would render (the chart's annotation, else the image's own template), rendered by
  * {@code kontrol render} as the lifecycle's {@code configure} does, checked by the real
- * {@code haproxy -c} and {@code nats-server -t}.
+ * {@code haproxy -c} and {@code nats-server -t}; the Kafka overrides pass the Kafka image's own
+ * parser ({@link KafkaOverrides}) whole.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ServiceConfigTest {
@@ -47,6 +52,10 @@ class ServiceConfigTest {
 
   static Stream<Arguments> natsVariants() {
     return variants("nats");
+  }
+
+  static Stream<Arguments> kafkaVariants() {
+    return variants("kafka");
   }
 
   private static PodTemplateSpec pod(String chart, String values) {
@@ -104,5 +113,29 @@ class ServiceConfigTest {
     pod.getSpec().getContainers().get(0).getPorts().forEach(p -> ports.put(p.getName(), p.getContainerPort()));
     assertThat(conf).contains("listen: 0.0.0.0:" + ports.get("client"), "http: 0.0.0.0:" + ports.get("monitor"),
         "listen: 0.0.0.0:" + ports.get("cluster"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("kafkaVariants")
+  void theKafkaOverridesAnnotationIsAcceptedWholeByTheKafkaImagesConfigCode(String values) throws Exception {
+    PodTemplateSpec pod = pod("kafka", values);
+    String annotation = pod.getMetadata().getAnnotations().get(KafkaOverrides.ANNOTATION);
+    Map<?, ?> given = new ObjectMapper(new YAMLFactory())
+        .readValue(Charts.chart("kafka").resolve("ci").resolve(values).toFile(), Map.class);
+    Map<?, ?> overrides = given.get("overrides") instanceof Map<?, ?> m ? m : Map.of();
+    KafkaOverrides parsed = KafkaOverrides.parse(annotation);
+    assertThat(parsed.errors()).as("annotation:%n%s", annotation).isEmpty();
+    // every value the operator gave arrives, under its broker-level name (retention.ms -> log.retention.ms)
+    assertThat(parsed.values()).hasSize(overrides.size());
+    overrides.forEach((k, v) -> assertThat(parsed.values())
+        .containsEntry(KafkaOverrides.TOPIC_SYNONYMS.getOrDefault(k.toString(), k.toString()), v.toString()));
+  }
+
+  @Test
+  void theKafkaSchemaRefusesExactlyTheKeysTheImageRefuses() throws Exception {
+    var schema = JSON.readTree(Charts.chart("kafka").resolve("values.schema.json").toFile());
+    TreeSet<String> refused = new TreeSet<>();
+    schema.at("/properties/overrides/propertyNames/not/enum").forEach(n -> refused.add(n.asText()));
+    assertThat(refused).isEqualTo(new TreeSet<>(KafkaOverrides.MANAGED));
   }
 }
