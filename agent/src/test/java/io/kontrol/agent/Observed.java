@@ -6,6 +6,7 @@ import io.kontrol.agent.metrics.PrometheusText;
 import io.kontrol.agent.rpc.AgentStatusSource;
 import io.kontrol.agent.rpc.PeerServer;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -33,11 +34,16 @@ final class Observed implements AutoCloseable {
   }
 
   static Observed start(Map<String, String> env) {
+    return start(env, Observability.STATSD, Observability.STATSD_STEP);
+  }
+
+  /** As {@link #start(Map)}, with statsd (when the annotations ask for it) to {@code statsd}. */
+  static Observed start(Map<String, String> env, InetSocketAddress statsd, Duration step) {
     Map<String, String> e = new HashMap<>(env);
     e.putIfAbsent("KONTROL_HTTP_PORT", "0");
     e.putIfAbsent("KONTROL_PORT", "0");
     AgentConfig config = AgentConfig.fromEnvironment(e);
-    Observability observe = Observability.start(config);
+    Observability observe = Observability.start(config, statsd, step);
     AgentStatusSource status = new AgentStatusSource(config);
     PeerServer peer = AgentStatusSource.startServer(config, status, observe.events());
     Agent agent = Agent.start(config, observe.events(), peer, observe);
