@@ -33,7 +33,6 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.Network;
-import org.testcontainers.containers.wait.strategy.Wait;
 
 /**
  * A NATS ensemble of kontrol/nats pods on a Docker network, with an etcd built from the base
@@ -61,12 +60,7 @@ class NatsClusterIT {
   void startEtcd() {
     LocalImages.require(LocalImages.NATS, LocalImages.ETCD);
     network = Network.newNetwork();
-    etcd =
-        new GenericContainer<>(LocalImages.ETCD)
-            .withNetwork(network)
-            .withNetworkAliases("etcd")
-            .waitingFor(Wait.forLogMessage(".*ready to serve client requests.*", 1))
-            .withStartupTimeout(Duration.ofSeconds(60));
+    etcd = LocalImages.etcd(network);
     etcd.start();
   }
 
