@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
  * (-Dkontrol.dist=DIR: the launchers DIR/bin/kontrol and DIR/bin/automaton, as a pod runs them,
  * with their JVM flags and DIR/lib/*.jsa when present; JAVA_HOME picks their JVM. Without it:
  * the shaded jars of -Dkontrol.jar=... -Dautomaton.jar=..., else this classpath, with the
- * JVM flags of -Dbench.java.opts="...")
+ * JVM flags of -Dbench.java.opts="..."; the pods' annotations, a JSON object, from -Dbench.annotations)
  * </pre>
  */
 public final class BootBench {
@@ -104,7 +104,7 @@ public final class BootBench {
     env.put("KONTROL_ID", id);
     env.put("KONTROL_IP", "127.0.0." + (10 + Math.floorMod(id.hashCode(), 200)));
     env.put("KONTROL_LABELS", "{\"app\":\"" + app + "\",\"role\":\"bench\"}");
-    env.put("KONTROL_ANNOTATIONS", "{}");
+    env.put("KONTROL_ANNOTATIONS", System.getProperty("bench.annotations", "{}"));
     env.put("KONTROL_PORT", String.valueOf(freePort()));
     env.put("KONTROL_HTTP_PORT", "0");
     env.put("KONTROL_SOCKET", dir.resolve("sock").toString());
