@@ -124,6 +124,7 @@ public final class StatusCommand implements Callable<Integer> {
           return code;
         }
         try {
+          // --watch SECONDS is the operator's refresh interval, a fixed delay by definition
           Thread.sleep((long) (watch * 1000));
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
