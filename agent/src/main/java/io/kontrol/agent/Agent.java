@@ -2,16 +2,20 @@ package io.kontrol.agent;
 
 import io.etcd.jetcd.Client;
 import io.kontrol.agent.callback.Backoff;
+import io.kontrol.agent.callback.Callback;
 import io.kontrol.agent.callback.CallbackRunner;
 import io.kontrol.agent.callback.CallbackScheduler;
 import io.kontrol.agent.callback.Damper;
+import io.kontrol.agent.callback.Settle;
 import io.kontrol.agent.config.AgentConfig;
 import io.kontrol.agent.election.LeaderElection;
 import io.kontrol.agent.election.Leadership;
 import io.kontrol.agent.group.Group;
+import io.kontrol.agent.lease.ConnectBackoff;
 import io.kontrol.agent.lease.LeaseKeeper;
 import io.kontrol.agent.metrics.AgentEvents;
 import io.kontrol.agent.registry.Registration;
+import io.kontrol.agent.watch.GroupView;
 import io.kontrol.agent.watch.GroupWatch;
 import io.kontrol.agent.watch.SnapshotReader;
 import java.io.Closeable;
@@ -25,6 +29,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,9 +46,16 @@ import org.slf4j.LoggerFactory;
  */
 public final class Agent implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
   /** A failed callback is retried after 1 s, 2 s, 4 s ... at most this. */
   static final Duration RETRY_MAX = Duration.ofSeconds(60);
+
+  /**
+   * While etcd does not answer, the client tries to connect at most this often: after an outage,
+   * every pod is back within about this of etcd answering.
+   */
+  static final Duration RECONNECT_MIN = Duration.ofSeconds(1);
 
   private enum State {
     STARTED,
@@ -51,65 +63,34 @@ public final class Agent implements Closeable {
   }
 
   private final AgentConfig config;
+  /** Makes the callback for the configured command and timeout, for each term. */
+  private final BiFunction<String, Duration, Callback> callbacks;
   private final String nonce;
   private final Client client;
+  private final ConnectBackoff reconnect;
   private final List<AutoCloseable> extras;
   private final AtomicReference<State> state = new AtomicReference<>(State.STARTED);
   private final Registration registration;
   private final LeaderElection election;
   private final Object leaderLock = new Object();
-  private CallbackScheduler callbacks; // guarded by leaderLock
-  private GroupWatch watch; // guarded by leaderLock
+  private CallbackScheduler scheduler; // guarded by leaderLock
+  private Optional<Callback> callback = Optional.empty(); // guarded by leaderLock
+  private GroupView view; // guarded by leaderLock
+  private GroupWatch configWatch; // guarded by leaderLock
   private volatile Optional<String> lastDigest = Optional.empty();
   private volatile Optional<String> lastState = Optional.empty();
   private volatile Optional<AgentStatus.LastCallback> lastCallback = Optional.empty();
   private final AgentEvents events;
   private volatile boolean etcdConnected;
+  /** When etcd first did not answer in the current outage; guarded by this. */
+  private long outageSince = Settle.NONE;
+  /** When etcd last answered again after an outage; guarded by this. */
+  private long outageEnded = Settle.NONE;
   private volatile long lastEtcdContactMillis;
 
-  private Agent(AgentConfig config, AgentEvents sink, List<AutoCloseable> extras) {
+  private Agent(AgentConfig config, AgentEvents sink, BiFunction<String, Duration, Callback> callbacks, List<AutoCloseable> extras) {
     this.config = config;
-    // etcd contact is kept here too, for readiness; everything goes on to the sink (metrics)
-    this.events =
-        new AgentEvents() {
-          @Override
-          public void etcdContact(boolean ok) {
-            etcdConnected = ok;
-            if (ok) {
-              lastEtcdContactMillis = System.currentTimeMillis();
-            }
-            sink.etcdContact(ok);
-          }
-
-          @Override
-          public void registered(Group group, boolean registered) {
-            sink.registered(group, registered);
-          }
-
-          @Override
-          public void leading(Group group, boolean leading) {
-            sink.leading(group, leading);
-          }
-
-          @Override
-          public void groupRead(Group group, int members, String digest) {
-            sink.groupRead(group, members, digest);
-          }
-
-          @Override
-          public void callback(Group group, CallbackResult result, Duration took) {
-            sink.callback(group, result, took);
-          }
-
-          @Override
-          public void render(boolean ok) {
-            sink.render(ok);
-          }
-        };
-    this.extras = List.copyOf(extras);
-    byte[] n = new byte[8];
-    new SecureRandom().nextBytes(n);
-    this.nonce = HexFormat.of().formatHex(n);
+    this.callbacks = callbacks;
     this.client =
         Client.builder()
             .endpoints(config.etcd().toArray(String[]::new))
@@ -117,6 +98,28 @@ public final class Agent implements Closeable {
             .keepaliveTime(Duration.ofSeconds(10))
             .keepaliveTimeout(Duration.ofSeconds(3))
             .build();
+    this.reconnect = ConnectBackoff.of(client, RECONNECT_MIN);
+    // etcd contact is kept here too, for readiness; everything goes on to the sink (metrics)
+    this.events =
+        AgentEvents.both(
+            new AgentEvents() {
+              @Override
+              public void etcdContact(boolean ok) {
+                outage(ok);
+                etcdConnected = ok;
+                if (ok) {
+                  lastEtcdContactMillis = System.currentTimeMillis();
+                } else {
+                  // the channel tries again now, not after its own backoff of up to minutes
+                  reconnect.reset();
+                }
+              }
+            },
+            sink);
+    this.extras = List.copyOf(extras);
+    byte[] n = new byte[8];
+    new SecureRandom().nextBytes(n);
+    this.nonce = HexFormat.of().formatHex(n);
     List<Group> groups = config.reportsTo();
     this.registration =
         groups.isEmpty()
@@ -158,7 +161,17 @@ public final class Agent implements Closeable {
 
   /** Starts an agent that reports what happens to {@code events} (metrics). */
   public static Agent start(AgentConfig config, AgentEvents events, AutoCloseable... extras) {
-    Agent a = new Agent(config, events, List.of(extras));
+    return start(config, events, CallbackRunner::new, extras);
+  }
+
+  /**
+   * Starts an agent whose leader callback {@code callbacks} makes from the configured command and
+   * timeout (at each term; closed at its end when it is {@link AutoCloseable}); the other {@code
+   * start}s fork the command ({@link CallbackRunner}).
+   */
+  public static Agent start(
+      AgentConfig config, AgentEvents events, BiFunction<String, Duration, Callback> callbacks, AutoCloseable... extras) {
+    Agent a = new Agent(config, events, callbacks, List.of(extras));
     LOG.info(
         "agent started pod={} ip={} app={} role={} modes={} etcd={} reportsTo={} leadsFor={}",
         config.id(),
@@ -214,6 +227,22 @@ public final class Agent implements Closeable {
         lastCallback);
   }
 
+  /** Keeps when etcd last answered again after it could not be reached, for {@link Settle}. */
+  private synchronized void outage(boolean ok) {
+    long now = System.nanoTime();
+    if (!ok && outageSince == Settle.NONE) {
+      outageSince = now;
+    } else if (ok && outageSince != Settle.NONE) {
+      LOG.info("etcd answers again pod={} after {} ms without an answer", config.id(), (now - outageSince) / 1_000_000);
+      outageSince = Settle.NONE;
+      outageEnded = now;
+    }
+  }
+
+  private synchronized long outageEnded() {
+    return outageEnded;
+  }
+
   /** True when the last etcd call of the agent's lease loops succeeded. */
   public boolean etcdConnected() {
     return etcdConnected;
@@ -261,8 +290,8 @@ public final class Agent implements Closeable {
       m.put("election", election.executor());
     }
     synchronized (leaderLock) {
-      if (callbacks != null) {
-        m.put("callback", callbacks.executor());
+      if (scheduler != null) {
+        m.put("callback", scheduler.executor());
       }
     }
     return m;
@@ -278,17 +307,33 @@ public final class Agent implements Closeable {
       if (state.get() == State.CLOSED) {
         return;
       }
-      callbacks =
+      callback = config.callback().map(c -> callbacks.apply(c, config.callbackTimeout()));
+      // the group's records are kept in memory on the callback loop, from one read and the watch
+      ScheduledExecutorService loop = CallbackScheduler.loop(g.toString());
+      AtomicReference<CallbackScheduler> marks = new AtomicReference<>();
+      GroupView groupView = new GroupView(client, g, loop, () -> marks.get().changed(), io);
+      scheduler =
           new CallbackScheduler(
               g.toString(),
               config.id(),
               new Damper(config.damper(), config.damperMax()),
               new Backoff(Duration.ofSeconds(1), RETRY_MAX),
+              loop,
               System::nanoTime,
-              () -> reader.read(g),
-              config.callback().map(c -> new CallbackRunner(c, config.callbackTimeout())),
+              () -> {
+                // nothing acts on a term whose election lease may have expired at etcd
+                actingAllowed(leadership);
+                var snapshot = groupView.snapshot(reader);
+                actingAllowed(leadership);
+                return snapshot;
+              },
+              callback,
               config.env(),
-              st -> leadership.writeFenced(g.stateKey(), st, io),
+              (st, members) -> {
+                actingAllowed(leadership);
+                return leadership.writeFenced(
+                    Map.of(g.stateKey(), st, g.membersKey(), JSON.writeValueAsString(members)), io);
+              },
               outcome -> {
                 events.groupRead(g, outcome.snapshot().pods().size(), outcome.snapshot().md5());
                 outcome
@@ -310,10 +355,24 @@ public final class Agent implements Closeable {
                     outcome.stateWritten()
                         ? outcome.result().flatMap(r -> r.state())
                         : outcome.snapshot().state();
-              });
-      watch = new GroupWatch(client, g, callbacks.executor(), callbacks::changed).start();
+              },
+              new Settle(config.damper(), config.ttl(), this::outageEnded));
+      marks.set(scheduler);
+      view = groupView.start();
+      configWatch = new GroupWatch(client, g, g.configKey(), scheduler.executor(), scheduler::configChanged).start();
     }
     events.leading(g, true);
+  }
+
+  /**
+   * Throws unless {@code leadership} is still this agent's term and its election lease is alive
+   * (kept alive less than FOVER ago, minus a margin): the fenced write refuses a deposed leader, and
+   * this keeps such a leader from reading its group, starting a callback or retrying one.
+   */
+  private void actingAllowed(Leadership leadership) {
+    if (election.current().orElse(null) != leadership || !election.leaseLive()) {
+      throw new IllegalStateException("not acting: the election lease of " + leadership.group() + " is not alive");
+    }
   }
 
   private void stopLeading() {
@@ -323,14 +382,26 @@ public final class Agent implements Closeable {
   }
 
   private void stopLeadingLocked() {
-    if (watch != null) {
-      watch.close();
-      watch = null;
+    if (view != null) {
+      view.close();
+      view = null;
     }
-    if (callbacks != null) {
-      callbacks.close();
-      callbacks = null;
+    if (configWatch != null) {
+      configWatch.close();
+      configWatch = null;
     }
+    if (scheduler != null) {
+      scheduler.close();
+      scheduler = null;
+    }
+    if (callback.orElse(null) instanceof AutoCloseable c) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        LOG.warn("callback not closed pod={} error={}", config.id(), LeaseKeeper.brief(e));
+      }
+    }
+    callback = Optional.empty();
   }
 
   /**

@@ -3,8 +3,13 @@ package io.kontrol.service;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -16,10 +21,50 @@ public final class CallbackInput {
 
   private final List<JsonNode> records;
   private final JsonNode previous;
+  private final Optional<String> config;
+  private final long configRevision;
 
-  private CallbackInput(List<JsonNode> records, JsonNode previous) {
+  private CallbackInput(List<JsonNode> records, JsonNode previous, Optional<String> config, long configRevision) {
     this.records = records;
     this.previous = previous;
+    this.config = config;
+    this.configRevision = configRevision;
+  }
+
+  /** The same input with the group's configuration document and its revision. */
+  public CallbackInput withConfig(Optional<String> config, long revision) {
+    return new CallbackInput(records, previous, config, revision);
+  }
+
+  /**
+   * Reads {@code $PODS} — or, when the group was too large for one variable (Linux takes 128 KiB,
+   * about 800 records) and the agent set only the file, {@code $PODS_FILE} — {@code $STATE}, and the
+   * group's configuration {@code $CONFIG} with {@code $CONFIG_REVISION}.
+   *
+   * @throws CallbackException (bad input) as {@link #parse}, or when {@code $PODS_FILE} cannot be read
+   */
+  public static CallbackInput fromEnvironment(Map<String, String> env, Consumer<String> log) throws CallbackException {
+    String pods = env.get("PODS");
+    String file = env.get("PODS_FILE");
+    if ((pods == null || pods.isBlank()) && file != null && !file.isBlank()) {
+      try {
+        pods = Files.readString(Path.of(file));
+      } catch (IOException | RuntimeException e) {
+        throw CallbackException.badInput("$PODS is not set and $PODS_FILE " + file + " cannot be read: " + e.getMessage());
+      }
+    }
+    CallbackInput in = parse(pods, env.get("STATE"), log);
+    long revision = 0;
+    String r = env.get("CONFIG_REVISION");
+    if (r != null && !r.isBlank()) {
+      try {
+        revision = Long.parseLong(r.strip());
+      } catch (NumberFormatException e) {
+        log.accept("$CONFIG_REVISION is not a number (" + r + "): taken as 0");
+      }
+    }
+    String c = env.get("CONFIG");
+    return in.withConfig(c == null || c.isBlank() ? Optional.empty() : Optional.of(c), revision);
   }
 
   /**
@@ -51,7 +96,7 @@ public final class CallbackInput {
         log.accept("$STATE is not JSON, configuring every member: " + e.getOriginalMessage());
       }
     }
-    return new CallbackInput(List.copyOf(records), previous);
+    return new CallbackInput(List.copyOf(records), previous, Optional.empty(), 0);
   }
 
   /** The pod records, in {@code $PODS} order (by seq). */
@@ -62,6 +107,16 @@ public final class CallbackInput {
   /** The last state: an empty object the first time or when {@code $STATE} was not JSON. */
   public JsonNode previous() {
     return previous;
+  }
+
+  /** {@code $CONFIG}: the group's configuration document as stored, if there is one. */
+  public Optional<String> config() {
+    return config;
+  }
+
+  /** {@code $CONFIG_REVISION}: the etcd revision of {@link #config()}, 0 when there is none. */
+  public long configRevision() {
+    return configRevision;
   }
 
   /**

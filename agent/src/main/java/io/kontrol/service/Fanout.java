@@ -61,6 +61,26 @@ public final class Fanout {
     };
   }
 
+  /**
+   * Sends one member one transition and waits for it (bounded by the {@link Member}'s timeout):
+   * for the steps a leader takes one member at a time, such as a rolling restart.
+   *
+   * @throws CallbackException (failed) naming the member and why, when it did not apply it
+   */
+  public void transition(String ip, String state, String input) throws CallbackException {
+    String failure;
+    try {
+      failure = member.transition(ip, state, input);
+    } catch (RuntimeException e) {
+      failure = String.valueOf(e);
+    }
+    if (failure != null) {
+      log.accept(ip + " NOT " + state + ": " + failure);
+      throw CallbackException.failed(ip + " did not apply " + state + ": " + failure);
+    }
+    log.accept(ip + " " + state + ": done");
+  }
+
   /** Sends every one of {@code ips} the same {@code input}; see {@link #configure(Map)}. */
   public void configure(List<String> ips, String input) throws CallbackException {
     Map<String, String> inputs = new java.util.LinkedHashMap<>();

@@ -63,7 +63,7 @@ public abstract class ServiceCallbackCommand implements Callable<Integer> {
     Duration timeout = Duration.ofSeconds(Math.max(1, timeoutSeconds));
     try (PeerClient peers = new PeerClient(config)) {
       Fanout fanout = new Fanout(Fanout.peers(peers, config.port(), timeout), log);
-      String state = callback(fanout, log).run(CallbackInput.parse(env.get("PODS"), env.get("STATE"), log));
+      String state = callback(fanout, log).run(CallbackInput.fromEnvironment(env, log));
       out.println(state);
       out.flush();
       return 0;

@@ -12,7 +12,8 @@ import java.util.Map;
 /**
  * A test callback: a shell script that appends {@code <agent id> <MD5> <PODS>} to a file per run,
  * then behaves as the {@code mode} file says: {@code ok} prints a JSON state, {@code fail} exits
- * 3, {@code nonjson} prints text, {@code slow} sleeps past any timeout.
+ * 3, {@code nonjson} prints text, {@code slow} sleeps past any timeout, {@code tick} acts until it is
+ * killed: a line {@code <millis> <agent id>} to {@code ticks} every 50 ms.
  */
 final class CallbackLog {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -39,6 +40,7 @@ final class CallbackLog {
             "  fail) echo 'it broke' >&2; exit 3 ;;",
             "  nonjson) echo 'not json' ;;",
             "  slow) sleep 30 ;;",
+            "  tick) while :; do echo \"$(date +%s%3N) $KONTROL_ID\" >> \"$CB_DIR/ticks\"; sleep 0.05; done ;;",
             "esac",
             ""));
     mode("ok");
@@ -82,6 +84,24 @@ final class CallbackLog {
   Call last() throws IOException {
     List<Call> c = calls();
     return c.isEmpty() ? null : c.get(c.size() - 1);
+  }
+
+  /** One tick of a callback in {@code tick} mode: who was acting, and when. */
+  record Tick(String by, long atMillis) {}
+
+  List<Tick> ticks() throws IOException {
+    Path f = dir.resolve("ticks");
+    List<Tick> out = new ArrayList<>();
+    if (!Files.exists(f)) {
+      return out;
+    }
+    for (String line : Files.readAllLines(f)) {
+      String[] p = line.split(" ");
+      if (p.length == 2) {
+        out.add(new Tick(p[1], Long.parseLong(p[0])));
+      }
+    }
+    return out;
   }
 
   /** Problems the script noticed in its environment (none expected). */

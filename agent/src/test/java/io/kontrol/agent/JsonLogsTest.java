@@ -8,9 +8,9 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.OutputStreamAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.kontrol.agent.rpc.AutomatonProcess;
 import io.kontrol.agent.testing.EtcdCluster;
 import io.kontrol.automaton.logging.LogFormat;
+import io.kontrol.automaton.testing.AutomatonProcess;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -99,7 +99,7 @@ class JsonLogsTest {
     Path err = dir.resolve("agent.err");
     ProcessBuilder pb =
         new ProcessBuilder(AutomatonProcess.javaBin(), "-cp", AutomatonProcess.classpath(), "io.kontrol.agent.cli.KontrolCommand", "run")
-            .redirectErrorStream(true) // logback-test.xml logs to stdout, logback.xml to stderr
+            .redirectErrorStream(true) // logback-test.xml logs to stdout, the agent's own set-up (LogConfigurator) to stderr
             .redirectOutput(err.toFile());
     pb.environment().clear();
     pb.environment().putAll(env);

@@ -7,8 +7,9 @@ import io.kontrol.agent.cli.KontrolCommand;
 import io.kontrol.agent.metrics.PrometheusText;
 import io.kontrol.agent.rpc.PeerClient;
 import io.kontrol.agent.rpc.PeerConfig;
-import io.kontrol.agent.rpc.AutomatonProcess;
+import io.kontrol.agent.rpc.PeerTestManifest;
 import io.kontrol.agent.testing.EtcdCluster;
+import io.kontrol.automaton.testing.AutomatonProcess;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.ServerSocket;
@@ -66,9 +67,9 @@ class ObservabilityTest {
     Map<String, String> group = Map.of("group", g);
     CallbackLog cb = new CallbackLog(dir);
     List<Observed> pods = new ArrayList<>();
-    try (AutomatonProcess automaton = AutomatonProcess.start(java.nio.file.Files.createDirectories(dir.resolve("automaton-run")))) {
+    try (AutomatonProcess automaton = AutomatonProcess.start(java.nio.file.Files.createDirectories(dir.resolve("automaton-run")), PeerTestManifest.YAML)) {
       Map<String, String> firstEnv = pod(cb, app, "a0");
-      firstEnv.put("KONTROL_SOCKET", automaton.socket.toString());
+      firstEnv.put("KONTROL_SOCKET", automaton.socket().toString());
       Observed first = Observed.start(firstEnv);
       pods.add(first);
       await().atMost(Duration.ofSeconds(15)).until(() -> first.agent.status().leads(Pods.group(app)));

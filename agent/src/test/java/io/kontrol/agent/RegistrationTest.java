@@ -1,6 +1,7 @@
 package io.kontrol.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -8,8 +9,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.options.LeaseOption;
 import io.kontrol.agent.group.Group;
+import io.kontrol.agent.registry.PayloadWatcher;
 import io.kontrol.agent.registry.PodRecord;
 import io.kontrol.agent.testing.EtcdCluster;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -169,6 +175,39 @@ class RegistrationTest {
       Files.writeString(payload, "{broken");
       Files.delete(payload);
       await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> payloadOf(g).equals("{\"v\":3}"));
+    }
+  }
+
+  @Test
+  void aPayloadFileOf100MiBIsRefusedUnreadAndTheLastGoodStays() throws Exception {
+    String app = Pods.app("big");
+    Group g = Pods.group(app);
+    Path payload = dir.resolve("payload.json");
+    Files.writeString(payload, "{\"v\":1}");
+    Map<String, String> env = Pods.env(ETCD, "x", app, "p0", "slave");
+    env.put("KONTROL_PAYLOAD", payload.toString());
+    try (Agent a = Pods.start(env)) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> payloadOf(g).equals("{\"v\":1}"));
+
+      // valid JSON, 100 MiB: it would make every record of the group, and every $PODS, that large
+      Path big = dir.resolve(".big.tmp");
+      try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(big), 1 << 20)) {
+        out.write("{\"big\":\"".getBytes(StandardCharsets.US_ASCII));
+        byte[] mib = "x".repeat(1 << 20).getBytes(StandardCharsets.US_ASCII);
+        for (int i = 0; i < 100; i++) {
+          out.write(mib);
+        }
+        out.write("\"}".getBytes(StandardCharsets.US_ASCII));
+      }
+      assertThatThrownBy(() -> PayloadWatcher.read(big)).isInstanceOf(IOException.class)
+          .hasMessage("file " + big + " is larger than 64 KiB, the most a payload may be");
+      Files.move(big, payload, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(3)).until(() -> payloadOf(g).equals("{\"v\":1}"));
+      assertThat(a.status().records()).as("still registered").containsKey(g);
+
+      // the watcher carries on: the next good file is taken
+      Files.writeString(payload, "{\"v\":2}");
+      await().atMost(Duration.ofSeconds(2)).until(() -> payloadOf(g).equals("{\"v\":2}"));
     }
   }
 

@@ -106,7 +106,8 @@ class ServiceConfigTest {
     Path out = Files.createDirectories(Charts.tree().resolve("rendered")).resolve("nats-" + values + ".conf");
     String app = pod.getMetadata().getLabels().get("app");
     String conf = render(pod, "nats.unity3d.com/config", IMAGES.resolve("nats/nats.conf.j2"),
-        Map.of("group", app, "ip", "10.1.0.1", "peers", List.of("10.1.0.1", "10.1.0.2", "10.1.0.3")),
+        Map.of("group", app, "ip", "10.1.0.1", "peers", List.of("10.1.0.1", "10.1.0.2", "10.1.0.3"),
+            "name", "", "routes", List.of(), "leafnodes", List.of()), // configure's defaults
         "nats-server -t -c {}", out);
     assertThat(conf).contains("nats-route://10.1.0.2:4244", "nats-route://10.1.0.3:4244").doesNotContain("10.1.0.1:4244");
     Map<String, Integer> ports = new java.util.HashMap<>();
@@ -129,6 +130,19 @@ class ServiceConfigTest {
     assertThat(parsed.values()).hasSize(overrides.size());
     overrides.forEach((k, v) -> assertThat(parsed.values())
         .containsEntry(KafkaOverrides.TOPIC_SYNONYMS.getOrDefault(k.toString(), k.toString()), v.toString()));
+  }
+
+  /** The ports an image serves ({@code EXPOSE} in its Dockerfile) are all declared by its chart's pod. */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"nats", "haproxy", "kafka"})
+  void everyPortTheImageServesIsAContainerPortOfItsChart(String chart) throws Exception {
+    List<Integer> exposed = Files.readAllLines(IMAGES.resolve(chart).resolve("Dockerfile")).stream()
+        .filter(l -> l.startsWith("EXPOSE ")).flatMap(l -> Stream.of(l.substring(7).trim().split("\\s+")))
+        .map(Integer::parseInt).toList();
+    assertThat(exposed).as("%s/Dockerfile EXPOSE", chart).isNotEmpty();
+    List<Integer> declared = pod(chart, "default-values.yaml").getSpec().getContainers().get(0).getPorts().stream()
+        .map(ContainerPort::getContainerPort).toList();
+    assertThat(declared).as("container ports of the %s chart", chart).containsAll(exposed);
   }
 
   @Test

@@ -24,12 +24,11 @@ import org.testcontainers.containers.wait.strategy.Wait;
  * <pre>
  * images/build --tag T &amp;&amp; TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=localhost \
  *   mvn -o -q -pl images test-compile exec:java -Dexec.classpathScope=test -Dkontrol.images.tag=T \
- *   -Dexec.mainClass=io.kontrol.images.FootprintBench [-Dexec.args="SECONDS [supervisord]"]
+ *   -Dexec.mainClass=io.kontrol.images.FootprintBench [-Dexec.args=SECONDS]
  * </pre>
  *
- * <p>SECONDS defaults to 120. {@code supervisord}: the pods run supervisord as their init instead
- * of {@code kontrol boot} (their identity is given as variables), to see a pod without a resident
- * boot JVM.
+ * <p>SECONDS defaults to 120. The pods run as the image does: {@code kontrol boot --env-file}
+ * prepares them and exits, supervisord is PID 1.
  */
 public final class FootprintBench {
 
@@ -37,7 +36,6 @@ public final class FootprintBench {
 
   public static void main(String[] args) throws Exception {
     int settle = args.length > 0 ? Integer.parseInt(args[0]) : 120;
-    boolean supervisordInit = args.length > 1 && args[1].equals("supervisord");
     LocalImages.require(LocalImages.NATS, LocalImages.ETCD);
     List<NatsPod> pods = new ArrayList<>();
     try (Network network = Network.newNetwork();
@@ -48,8 +46,7 @@ public final class FootprintBench {
                 .waitingFor(Wait.forLogMessage(".*ready to serve client requests.*", 1))) {
       etcd.start();
       for (int i = 1; i <= 3; i++) {
-        NatsPod pod = new NatsPod("nats-" + i, network);
-        pods.add(supervisordInit ? pod.withSupervisordAsInit() : pod);
+        pods.add(new NatsPod("nats-" + i, network));
       }
       pods.parallelStream().forEach(NatsPod::start);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
@@ -72,6 +69,7 @@ public final class FootprintBench {
         System.out.printf(Locale.ROOT, "%s: pod %.1f MiB (docker stats), nats-server %.1f MiB, sidecar share %.1f MiB%n",
             pod.name, podMib, nats, share);
         rss.forEach((what, mib) -> System.out.printf(Locale.ROOT, "    %7.1f MiB  %s%n", mib, what));
+        System.out.printf(Locale.ROOT, "    cgroup: %s%n", cgroupMemory(pod));
       }
       System.out.printf(Locale.ROOT, "sidecar share (pod memory - nats-server RSS): %s MiB%n",
           String.join(" / ", shares.stream().map(s -> String.format(Locale.ROOT, "%.1f", s)).toList()));
@@ -107,6 +105,28 @@ public final class FootprintBench {
       return value / 1024 / 1024;
     }
     return value;
+  }
+
+  /**
+   * What the pod's memory is made of, from its cgroup's {@code memory.stat} (v2, else v1): anon,
+   * active and inactive file pages, in MiB ({@code docker stats} counts all but the inactive file).
+   */
+  static String cgroupMemory(NatsPod pod) {
+    String stat = pod.exec("sh", "-c", "cat /sys/fs/cgroup/memory.stat 2>/dev/null || cat /sys/fs/cgroup/memory/memory.stat").getStdout();
+    Map<String, Long> v = new LinkedHashMap<>();
+    for (String line : stat.split("\n")) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length == 2 && f[1].matches("\\d+")) {
+        v.put(f[0].replaceFirst("^total_", ""), Long.parseLong(f[1]));
+      }
+    }
+    StringBuilder out = new StringBuilder();
+    for (String k : List.of("anon", "rss", "active_file", "inactive_file", "shmem")) {
+      if (v.containsKey(k)) {
+        out.append(String.format(Locale.ROOT, "%s %.1f MiB  ", k, v.get(k) / 1048576.0));
+      }
+    }
+    return out.toString().trim();
   }
 
   /** {@code ps} inside the pod: RSS in MiB by process (pid and command line). */

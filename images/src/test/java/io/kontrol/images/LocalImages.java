@@ -14,6 +14,7 @@ final class LocalImages {
   static final String NATS = "kontrol/nats:" + TAG;
   static final String ETCD = "kontrol/etcd:" + TAG;
   static final String KAFKA = "kontrol/kafka:" + TAG;
+  static final String HAPROXY = "kontrol/haproxy:" + TAG;
 
   private LocalImages() {}
 

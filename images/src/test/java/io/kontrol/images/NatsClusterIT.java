@@ -4,23 +4,24 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.nats.client.Connection;
-import io.nats.client.ConnectionListener.Events;
-import io.nats.client.Message;
-import io.nats.client.Nats;
-import io.nats.client.Options;
-import io.nats.client.Subscription;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -51,22 +52,24 @@ class NatsClusterIT {
   /** The pods that should be running now. */
   private final List<NatsPod> live = new CopyOnWriteArrayList<>();
   /** A real client on each surviving broker; every disconnect is counted. */
-  private final Map<NatsPod, Connection> clients = new LinkedHashMap<>();
-  private final Map<String, AtomicInteger> disconnects = new ConcurrentHashMap<>();
+  private final NatsClients clients = new NatsClients("it");
   private int next = 1;
+  /** The pod that joined while a broker's template was broken (step 6). */
+  private NatsPod joiner;
 
   @BeforeAll
   @SuppressWarnings("resource")
   void startEtcd() {
     LocalImages.require(LocalImages.NATS, LocalImages.ETCD);
     network = Network.newNetwork();
-    etcd = LocalImages.etcd(network);
+    // the test reads the group's records through etcd's JSON gateway
+    etcd = LocalImages.etcd(network).withExposedPorts(2379);
     etcd.start();
   }
 
   @AfterAll
   void stopAll() {
-    clients.values().forEach(NatsClusterIT::closeQuietly);
+    clients.close();
     Path logs = Path.of(System.getProperty("kontrol.images.logs", "target/pod-logs"));
     for (NatsPod pod : started) {
       pod.saveLogs(logs);
@@ -83,7 +86,7 @@ class NatsClusterIT {
   /** After every step: no client of a broker that is still up saw a disconnect. */
   @AfterEach
   void clientsNeverDisconnected() {
-    assertThat(disconnects).allSatisfy((pod, n) -> assertThat(n.get()).as("disconnects seen by the client of " + pod).isZero());
+    assertThat(clients.disconnects()).allSatisfy((pod, n) -> assertThat(n).as("disconnects seen by the client of " + pod).isZero());
   }
 
   private NatsPod newPod() {
@@ -139,44 +142,24 @@ class NatsClusterIT {
         .until(() -> live.stream().map(p -> p.status().replaceAll("\\s", "")).anyMatch(s -> s.contains("\"leader\":true") && s.contains(peers)));
   }
 
-  private void connectClient(NatsPod pod) throws Exception {
-    AtomicInteger count = disconnects.computeIfAbsent(pod.name, k -> new AtomicInteger());
-    Options options =
-        new Options.Builder()
-            .server(pod.clientUrl())
-            .connectionName("it-" + pod.name)
-            // only the broker we connect to: a reconnect elsewhere would hide a disconnect
-            .ignoreDiscoveredServers()
-            .maxReconnects(-1)
-            .connectionListener(
-                (conn, event) -> {
-                  if (event == Events.DISCONNECTED) {
-                    count.incrementAndGet();
-                  }
-                })
-            .build();
-    clients.put(pod, Nats.connect(options));
-  }
-
-  /** A message published on one broker reaches a subscriber on another, through the routes. */
-  private void assertDelivery(NatsPod from, NatsPod to) throws Exception {
-    String subject = "it." + from.name + "." + to.name + "." + System.nanoTime();
-    Subscription sub = clients.get(to).subscribe(subject);
-    clients.get(to).flush(Duration.ofSeconds(5));
-    // interest crosses the route asynchronously: publish until one arrives
-    Message[] got = new Message[1];
-    await()
-        .atMost(Duration.ofSeconds(20))
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () -> {
-              clients.get(from).publish(subject, ("hello from " + from.name).getBytes(StandardCharsets.UTF_8));
-              clients.get(from).flush(Duration.ofSeconds(2));
-              got[0] = sub.nextMessage(Duration.ofMillis(300));
-              return got[0] != null;
-            });
-    assertThat(new String(got[0].getData(), StandardCharsets.UTF_8)).isEqualTo("hello from " + from.name);
-    sub.unsubscribe();
+  /** The ids of the pods registered in the group now, read from etcd (its v3 JSON gateway). */
+  private Set<String> registered() throws Exception {
+    String prefix = "/kontrol/default/nats/pods/";
+    Base64.Encoder b64 = Base64.getEncoder();
+    String end = prefix.substring(0, prefix.length() - 1) + (char) (prefix.charAt(prefix.length() - 1) + 1);
+    String body = "{\"key\":\"" + b64.encodeToString(prefix.getBytes(StandardCharsets.UTF_8)) + "\",\"range_end\":\""
+        + b64.encodeToString(end.getBytes(StandardCharsets.UTF_8)) + "\",\"keys_only\":true}";
+    HttpResponse<String> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create("http://" + etcd.getHost() + ":" + etcd.getMappedPort(2379) + "/v3/kv/range"))
+            .timeout(Duration.ofSeconds(5)).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    Set<String> ids = new TreeSet<>();
+    Matcher m = Pattern.compile("\"key\":\"([^\"]+)\"").matcher(r.body());
+    while (m.find()) {
+      ids.add(new String(Base64.getDecoder().decode(m.group(1)), StandardCharsets.UTF_8).substring(prefix.length()));
+    }
+    return ids;
   }
 
   @Test
@@ -192,9 +175,11 @@ class NatsClusterIT {
     awaitConfigs(Duration.ofSeconds(10));
 
     for (NatsPod pod : three) {
-      connectClient(pod);
+      // boot prepared the pod and exited: no JVM stays resident as PID 1
+      assertThat(pod.pid1()).as(pod.name + " PID 1").contains("supervisord -n -c").doesNotContain("java");
+      clients.connect(pod);
     }
-    assertDelivery(three.get(2), three.get(0));
+    clients.assertDelivery(three.get(2), three.get(0));
   }
 
   @Test
@@ -208,20 +193,23 @@ class NatsClusterIT {
     awaitMesh(Duration.ofSeconds(60));
     System.out.printf("4th pod routed by all %d ms after docker run%n", (System.nanoTime() - t0) / 1_000_000);
     awaitConfigs(Duration.ofSeconds(10));
-    connectClient(fourth);
-    assertDelivery(fourth, live.get(0));
+    clients.connect(fourth);
+    clients.assertDelivery(fourth, live.get(0));
   }
 
   @Test
   @Order(3)
-  void aStoppedPodIsDroppedWithinTheDamperPlus5Seconds() {
+  void aStoppedPodIsDroppedWithinTheDamperPlus5Seconds() throws Exception {
     NatsPod stopped = live.get(live.size() - 1);
-    closeQuietly(clients.remove(stopped));
-    disconnects.remove(stopped.name);
+    clients.drop(stopped);
+    assertThat(registered()).contains(stopped.name);
 
     stopped.stop();
     live.remove(stopped);
     long t0 = System.nanoTime();
+    // SIGTERM to supervisord (PID 1): the agent revoked its lease before the container exited
+    assertThat(registered()).as("records right after docker stop returned").doesNotContain(stopped.name);
+    assertThat(stopped.exitCode()).as("the container's exit code").isZero();
 
     Duration bound = Duration.ofSeconds(NatsPod.DAMPER + 5);
     awaitMesh(bound);
@@ -256,8 +244,7 @@ class NatsClusterIT {
         await()
             .atMost(Duration.ofSeconds(30))
             .until(() -> live.stream().filter(NatsPod::isLeader).findFirst().orElse(null), p -> p != null);
-    closeQuietly(clients.remove(leader));
-    disconnects.remove(leader.name);
+    clients.drop(leader);
 
     leader.kill();
     live.remove(leader);
@@ -268,8 +255,8 @@ class NatsClusterIT {
     awaitMesh(bound);
     awaitConfigs(Duration.ofSeconds(15));
     assertThat(live.stream().filter(NatsPod::isLeader).map(p -> p.name)).hasSize(1).doesNotContain(leader.name);
-    connectClient(newcomer);
-    assertDelivery(newcomer, live.get(0));
+    clients.connect(newcomer);
+    clients.assertDelivery(newcomer, live.get(0));
   }
 
   @Test
@@ -277,11 +264,18 @@ class NatsClusterIT {
   void aBrokenTemplateKeepsTheRunningConfigAndIsReportedByThePod() throws Exception {
     NatsPod broken = live.get(0);
     String before = broken.brokerConfig();
-    broken.annotate("{\"nats.unity3d.com/config\": \"listen: 0.0.0.0:4242\\n{% for p in peers %}\\nroute {{ p }}\\n\"}");
+    broken.podinfo(Map.of("nats.unity3d.com/config", "listen: 0.0.0.0:4242\n{% for p in peers %}\nroute {{ p }}\n"));
+
+    // no group change: the agent re-runs configure with the last input at once
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(broken.status()).contains("config_error").contains("Missing end tag"));
+    assertThat(broken.brokerConfig()).isEqualTo(before);
 
     // the next change makes the leader configure every broker
     NatsPod joiner = newPod().start();
     live.add(joiner);
+    this.joiner = joiner;
 
     await()
         .atMost(Duration.ofSeconds(60))
@@ -303,7 +297,7 @@ class NatsClusterIT {
             });
     assertThat(broken.brokerConfig()).isEqualTo(before);
     assertThat(clients.get(broken).getStatus()).isEqualTo(Connection.Status.CONNECTED);
-    assertDelivery(live.get(1), broken);
+    clients.assertDelivery(live.get(1), broken);
   }
 
   @Test
@@ -323,14 +317,55 @@ class NatsClusterIT {
         .contains("-Dio.netty.allocator.type=unpooled", "-XX:MaxDirectMemorySize=32m", "-XX:SharedArchiveFile=/opt/kontrol/lib/kontrol.jsa");
   }
 
-  private static void closeQuietly(Connection connection) {
-    if (connection == null) {
-      return;
-    }
-    try {
-      connection.close();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+  @Test
+  @Order(8)
+  void aFixedTemplateIsRenderedAndReloadedWithNoGroupChange() throws Exception {
+    NatsPod broken = live.get(0);
+    String template = Files.readString(Path.of("nats", "nats.conf.j2"));
+    int pods = started.size();
+
+    // a malformed Downward API file: one log line with file and line, nothing changes
+    broken.podinfoText("nats.unity3d.com/config=\"unterminated");
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> broken.logs().contains("/etc/podinfo/annotations line 1: the value of nats.unity3d.com/config must be"));
+    assertThat(broken.exec("cat", "/data/annotations.json").getStdout()).as("the last good annotations stay").contains("{% for p in peers %}");
+
+    long t0 = System.nanoTime();
+    broken.podinfo(Map.of("nats.unity3d.com/config", "# fixed by a live annotation\n" + template));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              String config = broken.brokerConfig();
+              assertThat(config).contains("# fixed by a live annotation");
+              // rendered with the last input the leader sent: it already named the joiner
+              assertThat(config).contains("nats-route://" + joiner.ip() + ":4244");
+              assertThat(broken.status()).doesNotContain("config_error");
+            });
+    System.out.printf("fixed template applied %d ms after the Downward API file changed%n", (System.nanoTime() - t0) / 1_000_000);
+    assertThat(broken.logs()).contains("configure re-run with the last input").contains("nats-server reloaded");
+    assertThat(started).as("no pod started or stopped").hasSize(pods);
+    awaitMesh(Duration.ofSeconds(30));
+    assertThat(clients.get(broken).getStatus()).isEqualTo(Connection.Status.CONNECTED);
+    clients.assertDelivery(live.get(1), broken);
+  }
+
+  @Test
+  @Order(9)
+  void aKilledProgramIsRestartedBySupervisordAndTheBrokerKeepsServing() throws Exception {
+    NatsPod pod = live.get(1);
+    long before = pod.programPid("automaton");
+    assertThat(before).isPositive();
+    assertThat(pod.exec("kill", "-KILL", String.valueOf(before)).getExitCode()).isZero();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(() -> {
+          long now = pod.programPid("automaton");
+          assertThat(now).isPositive().isNotEqualTo(before);
+          assertThat(pod.exec("supervisorctl", "status", "automaton").getStdout()).contains("RUNNING");
+        });
+    assertThat(pod.pid1()).contains("supervisord");
+    clients.assertDelivery(live.get(0), pod);
   }
 }

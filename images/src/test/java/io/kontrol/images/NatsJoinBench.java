@@ -102,14 +102,22 @@ public final class NatsJoinBench {
     }
   }
 
-  private static long percentile(List<Long> values, int p) {
+  /** The {@code p}th percentile (nearest rank) of {@code values}. */
+  static long percentile(List<Long> values, int p) {
     List<Long> sorted = new ArrayList<>(values);
     Collections.sort(sorted);
     int index = (int) Math.ceil(p / 100.0 * sorted.size()) - 1;
     return sorted.get(Math.max(0, Math.min(index, sorted.size() - 1)));
   }
 
-  private static void await(java.util.function.BooleanSupplier condition, Duration within, String what)
+  /** Polls {@code condition} every 100 ms until it holds; fails after {@code within}. */
+  static void await(java.util.function.BooleanSupplier condition, Duration within, String what)
+      throws InterruptedException {
+    await(condition, within, what, 100);
+  }
+
+  /** Polls {@code condition} every {@code everyMs} until it holds; fails after {@code within}. */
+  static void await(java.util.function.BooleanSupplier condition, Duration within, String what, long everyMs)
       throws InterruptedException {
     long deadline = System.nanoTime() + within.toNanos();
     while (!condition.getAsBoolean()) {
@@ -117,7 +125,7 @@ public final class NatsJoinBench {
         throw new IllegalStateException(what + ": not within " + within.toSeconds() + " s");
       }
       // polling an HTTP endpoint of other processes: nothing to be notified by
-      Thread.sleep(100);
+      Thread.sleep(everyMs);
     }
   }
 }

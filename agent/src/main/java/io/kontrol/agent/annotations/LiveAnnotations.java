@@ -5,6 +5,7 @@ import static java.nio.file.StandardWatchEventKinds.ENTRY_DELETE;
 import static java.nio.file.StandardWatchEventKinds.ENTRY_MODIFY;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.kontrol.agent.config.Env;
 import io.kontrol.agent.identity.Annotations;
 import io.kontrol.agent.identity.KubernetesIdentity;
 import io.kontrol.agent.identity.PodInfo;
@@ -35,6 +36,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,6 +87,8 @@ public final class LiveAnnotations implements Closeable {
   private final WatchService watcher;
   private final Thread podinfoThread;
   private volatile boolean closed;
+  /** True while etcd cannot be reached (the agent's failsafe): re-runs wait for its end. */
+  private volatile BooleanSupplier failsafe = () -> false;
 
   // owned by the executor thread
   private Map<String, String> current = Map.of();
@@ -92,14 +96,15 @@ public final class LiveAnnotations implements Closeable {
   private byte[] lastRead;
   private String lastReadError;
   private PodWatch podWatch;
+  /** Service annotations changed while in failsafe, whose re-run waits for etcd. */
+  private final Set<String> held = new TreeSet<>();
 
   private LiveAnnotations(Map<String, String> env, String pod, Path socket, LastInputs inputs, KubernetesClient api)
       throws IOException {
     this.pod = pod;
     this.podinfoDir = PodInfo.dir(env);
     this.podinfoFile = PodInfo.file(env);
-    String file = env.get(Annotations.FILE_VARIABLE);
-    this.annotationsFile = file == null || file.isBlank() ? null : Path.of(file);
+    this.annotationsFile = Env.of(env).path(Annotations.FILE_VARIABLE).orElse(null);
     this.automaton = new AutomatonClient(socket);
     this.inputs = inputs;
     this.api = api;
@@ -146,16 +151,26 @@ public final class LiveAnnotations implements Closeable {
   }
 
   private static Map<String, String> fromVariable(Map<String, String> env) {
-    String v = env.get(Annotations.VARIABLE);
-    if (v == null || v.isBlank()) {
+    Optional<String> v = Env.of(env).string(Annotations.VARIABLE);
+    if (v.isEmpty()) {
       return Map.of();
     }
     try {
-      return Annotations.parse(v, Annotations.VARIABLE);
+      return Annotations.parse(v.get(), Annotations.VARIABLE);
     } catch (IllegalArgumentException e) {
       LOG.warn("{}", e.getMessage());
       return Map.of();
     }
+  }
+
+  /**
+   * Holds {@code configure} re-runs while {@code failsafe} is true (etcd cannot be reached): the
+   * service keeps the configuration it runs, as during any etcd outage, and the re-run happens at
+   * the first re-scan (at most {@link #RESCAN}) after etcd answers again. The annotations file and
+   * the automaton's variable are still updated at once.
+   */
+  public void holdWhile(BooleanSupplier failsafe) {
+    this.failsafe = failsafe;
   }
 
   /** The annotations now (for tests and status). */
@@ -263,8 +278,26 @@ public final class LiveAnnotations implements Closeable {
     writeFile();
     set();
     if (changed.stream().anyMatch(LiveAnnotations::isServiceAnnotation)) {
-      rerun(changed);
+      if (failsafe.getAsBoolean()) {
+        held.addAll(changed);
+        LOG.info("{} re-run held pod={} changed={}: etcd cannot be reached (failsafe), it runs once etcd answers",
+            RERUN_STATE, pod, held);
+      } else {
+        held.clear();
+        rerun(changed);
+      }
     }
+  }
+
+  /** Re-runs what was held during the failsafe, once etcd answers again. */
+  private void releaseHeld() {
+    if (held.isEmpty() || failsafe.getAsBoolean()) {
+      return;
+    }
+    Set<String> changed = new TreeSet<>(held);
+    held.clear();
+    LOG.info("{} re-run released pod={} changed={}: etcd answers again", RERUN_STATE, pod, changed);
+    rerun(changed);
   }
 
   /** Whether a change of {@code key} re-runs {@code configure}: not kontrol's own, not Kubernetes'. */
@@ -334,7 +367,10 @@ public final class LiveAnnotations implements Closeable {
           k.pollEvents();
           k.reset();
         }
-        submit(this::readFile);
+        submit(() -> {
+          readFile();
+          releaseHeld();
+        });
       } catch (ClosedWatchServiceException | InterruptedException e) {
         return;
       } catch (IOException e) {

@@ -1,6 +1,7 @@
 package io.kontrol.agent.boot;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.kontrol.agent.config.Env;
 import io.kontrol.agent.identity.Annotations;
 import io.kontrol.agent.identity.Identity;
 import io.kontrol.agent.identity.IdentityException;
@@ -172,14 +173,14 @@ public final class Boot {
 
   /** The annotations file, written once with the boot-time annotations; the agent keeps it current. */
   private void annotationsFile(Identity identity) {
-    String file = env.get(Annotations.FILE_VARIABLE);
-    if (file == null || file.isBlank()) {
+    Optional<Path> file = Env.of(env).path(Annotations.FILE_VARIABLE);
+    if (file.isEmpty()) {
       return;
     }
     try {
-      Annotations.write(Path.of(file), identity.map(Identity.ANNOTATIONS));
+      Annotations.write(file.get(), identity.map(Identity.ANNOTATIONS));
     } catch (IOException e) {
-      LOG.warn("boot: annotations not written to {}: {}", file, e.getMessage());
+      LOG.warn("boot: annotations not written to {}: {}", file.get(), e.getMessage());
     }
   }
 
@@ -196,7 +197,7 @@ public final class Boot {
 
   /** Writes the telegraf configuration, or says in one line why not; never fails the boot. */
   private void telegraf(Identity identity) {
-    Path target = Path.of(env.getOrDefault("KONTROL_TELEGRAF_CONF", DEFAULT_TELEGRAF_CONF));
+    Path target = Env.of(env).path("KONTROL_TELEGRAF_CONF").orElse(Path.of(DEFAULT_TELEGRAF_CONF));
     try {
       Optional<String> text = TelegrafConfig.render(identity);
       if (text.isEmpty()) {
@@ -211,11 +212,12 @@ public final class Boot {
   }
 
   private Path supervisordConf() throws IOException {
-    String given = env.get(SUPERVISORD_CONF);
-    if (given != null && !given.isBlank()) {
-      return Path.of(given);
+    Env vars = Env.of(env);
+    Optional<Path> given = vars.path(SUPERVISORD_CONF);
+    if (given.isPresent()) {
+      return given.get();
     }
-    Path programs = Path.of(env.getOrDefault("KONTROL_SUPERVISOR_DIR", DEFAULT_SUPERVISOR_DIR));
+    Path programs = vars.path("KONTROL_SUPERVISOR_DIR").orElse(Path.of(DEFAULT_SUPERVISOR_DIR));
     generated = Files.createTempDirectory("kontrol-boot-");
     return Supervisord.writeConfig(generated, programs);
   }

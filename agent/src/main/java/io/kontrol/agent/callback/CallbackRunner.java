@@ -11,9 +11,11 @@ import java.util.Map;
  * its own, with exactly the environment given. On timeout, or when the caller is interrupted, the
  * whole process group is killed, so a callback's children never outlive it.
  */
-public final class CallbackRunner {
-  private static final int MAX_STDOUT = 1 << 20;
-  private static final int MAX_STDERR = 8 << 10;
+public final class CallbackRunner implements Callback {
+  /** The most of a callback's stdout kept: a state larger than this is refused (etcd takes 1.5 MiB a write). */
+  public static final int MAX_STDOUT = 1 << 20;
+  /** The most of a callback's stderr kept: its last lines, for the log. */
+  public static final int MAX_STDERR = 8 << 10;
 
   private final String command;
   private final Duration timeout;
@@ -32,6 +34,7 @@ public final class CallbackRunner {
    *
    * @throws InterruptedException after killing the process group, when interrupted
    */
+  @Override
   public CallbackResult run(Map<String, String> env) throws InterruptedException {
     ShellCommand.Result r;
     try {
@@ -39,6 +42,7 @@ public final class CallbackRunner {
     } catch (IOException e) {
       return new CallbackResult(127, false, "", "cannot start /bin/sh: " + e.getMessage(), Duration.ZERO);
     }
-    return new CallbackResult(r.exitCode(), r.timedOut(), r.stdout().text(), r.stderr().text(), r.took());
+    return new CallbackResult(r.exitCode(), r.timedOut(), r.stdout().text(), r.stderr().text(), r.took(),
+        r.stdout().truncated());
   }
 }

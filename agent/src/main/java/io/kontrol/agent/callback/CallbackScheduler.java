@@ -22,29 +22,37 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The leader's loop for one group: changes mark the group dirty; the {@link Damper} decides when
- * the callback is due; then ONE run at a time re-reads the group, and runs the callback if the
- * digest differs from the last one that succeeded (the first run of a term always runs). A
+ * the callback is due; then ONE run at a time reads the group (the leader's {@code GroupView}: its
+ * records in memory, its state read now), and runs the callback if the
+ * digest or the group configuration's revision differs from the last one that succeeded (the
+ * first run of a term always runs). A change of the configuration ({@link #configChanged()}) is an
+ * operator's deliberate act, not membership churn: after the term's first run it skips the damper. A
  * successful run's state is written through the fenced {@link StateWriter}; a failed one keeps the
  * old state and is retried after a {@link Backoff}, until it succeeds or the group changes.
  *
- * <p>Everything runs on one thread, {@code kontrol-callback-<app>}; {@link #changed()} only
- * enqueues a mark, so a change that arrives during a run is handled right after it.
+ * <p>Everything runs on one single-thread scheduler, {@link #loop(String)} ({@code
+ * kontrol-callback-<app>}) in the agent; {@link #changed()} only enqueues a mark, so a change that
+ * arrives during a run is handled right after it. The scheduler and the clock are given, so tests
+ * drive the timing in virtual time.
  */
 public final class CallbackScheduler implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(CallbackScheduler.class);
   /** Linux's limit on one environment string (MAX_ARG_STRLEN), with room for "PODS=". */
   private static final int MAX_ENV_VALUE = 128 * 1024 - 16;
 
-  /** Reads the group now. */
+  /** The group as it is now. */
   @FunctionalInterface
   public interface SnapshotSource {
     Snapshot read() throws Exception;
   }
 
-  /** Writes a new state only while this agent leads (fenced); false when it no longer does. */
+  /**
+   * Writes a new state, and the ids of the pods the run was given, only while this agent leads
+   * (fenced); false when it no longer does.
+   */
   @FunctionalInterface
   public interface StateWriter {
-    boolean write(String state) throws Exception;
+    boolean write(String state, java.util.List<String> members) throws Exception;
   }
 
   /** What one pass ended with, for status and tests. */
@@ -56,11 +64,12 @@ public final class CallbackScheduler implements Closeable {
   private final Backoff backoff;
   private final LongSupplier nanoClock;
   private final SnapshotSource source;
-  private final Optional<CallbackRunner> runner;
+  private final Optional<Callback> runner;
   private final Map<String, String> env;
   private final StateWriter writer;
   private final Consumer<Outcome> observer;
   private final ScheduledExecutorService exec;
+  private final Settle settle;
 
   // owned by exec
   private boolean dirty;
@@ -68,41 +77,69 @@ public final class CallbackScheduler implements Closeable {
   private long lastChange;
   private int failures;
   private String lastDone;
+  private boolean ranOnce;
   private ScheduledFuture<?> pending;
   private volatile boolean closed;
 
+  /**
+   * @param exec a single-thread scheduler, owned from now on: {@link #close()} shuts it down
+   * @param nanoClock the clock the damper's times are read from, in nanoseconds
+   */
   public CallbackScheduler(
       String group,
       String pod,
       Damper damper,
       Backoff backoff,
+      ScheduledExecutorService exec,
       LongSupplier nanoClock,
       SnapshotSource source,
-      Optional<CallbackRunner> runner,
+      Optional<? extends Callback> runner,
       Map<String, String> env,
       StateWriter writer,
       Consumer<Outcome> observer) {
+    this(group, pod, damper, backoff, exec, nanoClock, source, runner, env, writer, observer, Settle.none());
+  }
+
+  /** As above, and after an etcd outage a run waits until {@code settle} lets it act. */
+  public CallbackScheduler(
+      String group,
+      String pod,
+      Damper damper,
+      Backoff backoff,
+      ScheduledExecutorService exec,
+      LongSupplier nanoClock,
+      SnapshotSource source,
+      Optional<? extends Callback> runner,
+      Map<String, String> env,
+      StateWriter writer,
+      Consumer<Outcome> observer,
+      Settle settle) {
+    this.settle = settle;
     this.group = group;
     this.pod = pod;
     this.damper = damper;
     this.backoff = backoff;
     this.nanoClock = nanoClock;
     this.source = source;
-    this.runner = runner;
+    this.runner = runner.map(Callback.class::cast);
     this.env = Map.copyOf(env);
     this.writer = writer;
     this.observer = observer;
+    this.exec = exec;
+  }
+
+  /** The agent's scheduler for one group's callbacks: one daemon thread, kontrol-callback-<app>. */
+  public static ScheduledExecutorService loop(String group) {
     String app = group.substring(group.indexOf('/') + 1);
-    this.exec =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(() -> {
-                org.slf4j.MDC.put("group", group); // a field of every JSON log line
-                r.run();
-              }, "kontrol-callback-" + app);
-              t.setDaemon(true);
-              return t;
-            });
+    return Executors.newSingleThreadScheduledExecutor(
+        r -> {
+          Thread t = new Thread(() -> {
+            org.slf4j.MDC.put("group", group); // a field of every JSON log line
+            r.run();
+          }, "kontrol-callback-" + app);
+          t.setDaemon(true);
+          return t;
+        });
   }
 
   /** The scheduler's own thread, for the watch's re-watch timers. */
@@ -117,6 +154,33 @@ public final class CallbackScheduler implements Closeable {
     } catch (RejectedExecutionException closedAlready) {
       // deposed or shutting down
     }
+  }
+
+  /**
+   * The group's configuration changed: runs at once (no damper) once the term's first run has
+   * happened. Any thread; never blocks.
+   */
+  public void configChanged() {
+    try {
+      exec.execute(this::onConfigChange);
+    } catch (RejectedExecutionException closedAlready) {
+      // deposed or shutting down
+    }
+  }
+
+  private void onConfigChange() {
+    if (!ranOnce) {
+      onChange(); // the term's first run waits for the group to settle, as always
+      return;
+    }
+    dirty = true;
+    failures = 0;
+    reschedule(Duration.ZERO);
+  }
+
+  /** What a successful run is remembered by: the digest and the configuration's revision. */
+  private static String done(Snapshot s) {
+    return s.md5() + " config@" + s.configRevision();
   }
 
   private void onChange() {
@@ -142,6 +206,7 @@ public final class CallbackScheduler implements Closeable {
   private void fire() {
     pending = null;
     dirty = false;
+    ranOnce = true;
     Snapshot s;
     try {
       s = source.read();
@@ -155,13 +220,21 @@ public final class CallbackScheduler implements Closeable {
       reschedule(d);
       return;
     }
-    if (s.md5().equals(lastDone)) {
+    if (done(s).equals(lastDone)) {
       LOG.debug("group unchanged group={} pod={} digest={}", group, pod, s.md5());
+      return;
+    }
+    Optional<Duration> settling = settle.remaining(s, nanoClock.getAsLong());
+    if (settling.isPresent()) {
+      // a change (a member registering again) makes another pass sooner
+      LOG.info("group settling group={} pod={} pods={} missing={}: etcd answers again, acting in at most {} ms",
+          group, pod, s.pods().size(), Settle.missing(s), settling.get().toMillis());
+      reschedule(settling.get());
       return;
     }
     if (runner.isEmpty()) {
       LOG.info("group changed group={} pod={} digest={} pods={} (no callback set)", group, pod, s.md5(), s.pods().size());
-      lastDone = s.md5();
+      lastDone = done(s);
       observer.accept(new Outcome(s, Optional.empty(), false));
       return;
     }
@@ -186,6 +259,9 @@ public final class CallbackScheduler implements Closeable {
     e.put("HASH", s.md5());
     e.remove("STATE");
     s.state().ifPresent(st -> e.put("STATE", st));
+    e.remove("CONFIG");
+    s.config().ifPresent(c -> e.put("CONFIG", c));
+    e.put("CONFIG_REVISION", Long.toString(s.configRevision()));
     CallbackResult r;
     try {
       r = runner.get().run(e);
@@ -223,7 +299,7 @@ public final class CallbackScheduler implements Closeable {
     }
     boolean written;
     try {
-      written = writer.write(state.get());
+      written = writer.write(state.get(), s.ids());
     } catch (InterruptedException ie) {
       Thread.currentThread().interrupt();
       return;
@@ -238,7 +314,7 @@ public final class CallbackScheduler implements Closeable {
     observer.accept(new Outcome(s, Optional.of(r), written));
     if (written) {
       failures = 0;
-      lastDone = s.md5();
+      lastDone = done(s);
       LOG.info("callback done group={} pod={} digest={} took={}ms state={}", group, pod, s.md5(), r.took().toMillis(), oneLine(state.get()));
     } else {
       LOG.warn("state not written group={} pod={} digest={} reason=no longer the leader", group, pod, s.md5());

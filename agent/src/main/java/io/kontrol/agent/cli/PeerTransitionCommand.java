@@ -22,7 +22,7 @@ public final class PeerTransitionCommand implements Callable<Integer> {
 
   @Parameters(index = "0", paramLabel = "STATE") String state;
 
-  @Parameters(index = "1", paramLabel = "INPUT", arity = "0..1", description = "$INPUT for the state's script (one line, at most 1 MiB).")
+  @Parameters(index = "1", paramLabel = "INPUT", arity = "0..1", description = "$INPUT for the state's script (one line; with the state at most 64 KiB, the automaton's line limit).")
   String input;
 
   @Option(names = "--wait", description = "Reply when the state's script has finished.")

@@ -163,17 +163,10 @@ public final class StatusCommand implements Callable<Integer> {
   }
 
   private Group parseGroup(String s, String defaultNamespace) {
-    String[] p = s.split("/", -1);
     try {
-      if (p.length == 1) {
-        return new Group(defaultNamespace, p[0]);
-      }
-      if (p.length == 2) {
-        return new Group(p[0], p[1]);
-      }
+      return Group.parse(s, defaultNamespace);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(spec.commandLine(), "--group " + s + ": " + e.getMessage());
     }
-    throw new CommandLine.ParameterException(spec.commandLine(), "--group must be APP or NS/APP, not '" + s + "'");
   }
 }

@@ -371,8 +371,8 @@ public final class AgentConfig {
     }
   }
 
-  /** The first site-local IPv4 of this host, else 127.0.0.1. */
-  private static String firstIpv4() {
+  /** The first IPv4 of this host's first non-loopback interface that is up, else 127.0.0.1: the pod's IP when {@code KONTROL_IP} is not set. */
+  public static String firstIpv4() {
     try {
       Enumeration<NetworkInterface> nics = NetworkInterface.getNetworkInterfaces();
       while (nics != null && nics.hasMoreElements()) {

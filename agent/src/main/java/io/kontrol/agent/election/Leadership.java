@@ -11,6 +11,7 @@ import io.etcd.jetcd.options.PutOption;
 import io.kontrol.agent.group.Group;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -60,14 +61,23 @@ public final class Leadership {
    */
   public boolean writeFenced(String target, String value, Duration timeout)
       throws InterruptedException, ExecutionException, TimeoutException {
+    return writeFenced(Map.of(target, value), timeout);
+  }
+
+  /** Puts every key → value of {@code puts} in one transaction, fenced as above. */
+  public boolean writeFenced(Map<String, String> puts, Duration timeout)
+      throws InterruptedException, ExecutionException, TimeoutException {
+    Op[] ops =
+        puts.entrySet().stream()
+            .map(e -> Op.put(
+                ByteSequence.from(e.getKey(), StandardCharsets.UTF_8),
+                ByteSequence.from(e.getValue(), StandardCharsets.UTF_8),
+                PutOption.DEFAULT))
+            .toArray(Op[]::new);
     TxnResponse r =
         kv.txn()
             .If(new Cmp(key.getKey(), Cmp.Op.EQUAL, CmpTarget.createRevision(key.getRevision())))
-            .Then(
-                Op.put(
-                    ByteSequence.from(target, StandardCharsets.UTF_8),
-                    ByteSequence.from(value, StandardCharsets.UTF_8),
-                    PutOption.DEFAULT))
+            .Then(ops)
             .commit()
             .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     return r.isSucceeded();

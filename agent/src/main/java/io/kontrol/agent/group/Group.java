@@ -47,6 +47,23 @@ public final class Group {
     return new Group(labels.length > 1 ? labels[1] : defaultNamespace, labels[0]);
   }
 
+  /**
+   * The group an operator names on a command line: {@code APP} (in {@code defaultNamespace}) or
+   * {@code NS/APP}.
+   *
+   * @throws IllegalArgumentException saying what is wrong
+   */
+  public static Group parse(String spec, String defaultNamespace) {
+    String[] p = spec.split("/", -1);
+    if (p.length == 1) {
+      return new Group(defaultNamespace, p[0]);
+    }
+    if (p.length == 2) {
+      return new Group(p[0], p[1]);
+    }
+    throw new IllegalArgumentException("expected APP or NS/APP, not '" + spec + "'");
+  }
+
   public String namespace() {
     return namespace;
   }
@@ -85,6 +102,22 @@ public final class Group {
   /** The last state a callback returned, written only by the current leader (fenced). */
   public String stateKey() {
     return prefix + "/state";
+  }
+
+  /**
+   * The pod ids the last successful callback ran on (a JSON array), written with the state: what a
+   * leader waits for after an etcd outage before it acts (see {@code callback.Settle}).
+   */
+  public String membersKey() {
+    return prefix + "/members";
+  }
+
+  /**
+   * The group's configuration: one JSON document an operator writes ({@code kontrol config put},
+   * or a service's request API), versioned by its etcd mod revision; the leader applies it.
+   */
+  public String configKey() {
+    return prefix + "/config";
   }
 
   @Override

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.kontrol.agent.config.Env;
 import io.kontrol.agent.render.AtomicFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -11,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -42,9 +44,11 @@ public final class Annotations {
    *     object of strings (the message names the source)
    */
   public static Map<String, String> current(Map<String, String> env) {
-    String file = env.get(FILE_VARIABLE);
-    if (file != null && !file.isBlank()) {
-      Path path = Path.of(file);
+    Env vars = Env.of(env);
+    Optional<Path> given = vars.path(FILE_VARIABLE);
+    if (given.isPresent()) {
+      Path path = given.get();
+      String file = path.toString();
       try {
         return parse(Files.readString(path, StandardCharsets.UTF_8), file);
       } catch (NoSuchFileException e) {
@@ -53,11 +57,11 @@ public final class Annotations {
         throw new IllegalArgumentException("cannot read annotations file " + file + ": " + e.getMessage(), e);
       }
     }
-    String inline = env.get(VARIABLE);
-    if (inline == null || inline.isBlank()) {
+    Optional<String> inline = vars.string(VARIABLE);
+    if (inline.isEmpty()) {
       return Map.of();
     }
-    return parse(inline, VARIABLE);
+    return parse(inline.get(), VARIABLE);
   }
 
   /** Parses a JSON object of strings; {@code what} names the source in the error. */

@@ -1,5 +1,6 @@
 package io.kontrol.agent.identity;
 
+import io.kontrol.agent.config.Env;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -59,13 +60,15 @@ public final class Ec2Identity {
    * machine's DMI vendor is readable and not Amazon).
    */
   public static Optional<Ec2Identity> fromEnv(Map<String, String> env) {
-    if ("true".equalsIgnoreCase(String.valueOf(env.get("AWS_EC2_METADATA_DISABLED")).trim())) {
+    Env vars = Env.of(env);
+    // the AWS SDKs' rule, not kontrol's true/false: only "true" disables, anything else does not
+    if (vars.string("AWS_EC2_METADATA_DISABLED").filter("true"::equalsIgnoreCase).isPresent()) {
       LOG.debug("EC2 metadata disabled by AWS_EC2_METADATA_DISABLED");
       return Optional.empty();
     }
-    String configured = env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-    if (configured != null && !configured.isBlank()) {
-      return Optional.of(new Ec2Identity(URI.create(configured.trim()), DEFAULT_BUDGET));
+    Optional<String> configured = vars.string("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    if (configured.isPresent()) {
+      return Optional.of(new Ec2Identity(URI.create(configured.get()), DEFAULT_BUDGET));
     }
     if (knownNotEc2(DMI)) {
       LOG.debug("not an EC2 instance (DMI vendor): EC2 metadata skipped");

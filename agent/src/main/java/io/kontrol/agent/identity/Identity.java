@@ -3,6 +3,7 @@ package io.kontrol.agent.identity;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.kontrol.agent.config.Env;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,14 +52,14 @@ public final class Identity {
    */
   public static Identity fromEnv(Map<String, String> env) {
     Map<String, String> v = new LinkedHashMap<>();
+    Env vars = Env.of(env);
     for (String name : VARIABLES) {
-      String value = env.get(name);
-      if (value != null && !value.isBlank()) {
+      vars.string(name).ifPresent(value -> {
         if (MAPS.contains(name)) {
           Annotations.parse(value, name); // validates
         }
         v.put(name, value);
-      }
+      });
     }
     return new Identity(v);
   }

@@ -1,6 +1,7 @@
 package io.kontrol.agent.identity;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.kontrol.agent.config.Env;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -53,8 +54,7 @@ public final class IdentityResolver {
 
   /** Whether {@code KONTROL_MODE} has {@code debug}, which keeps identity to the variables. */
   public static boolean debug(Map<String, String> env) {
-    String mode = env.getOrDefault("KONTROL_MODE", "");
-    for (String m : mode.split(",")) {
+    for (String m : Env.of(env).string("KONTROL_MODE").orElse("").split(",")) {
       if (m.trim().equalsIgnoreCase("debug")) {
         return true;
       }
@@ -86,7 +86,7 @@ public final class IdentityResolver {
       }
     }
     // off Kubernetes the pod's name is the host name, as it would be in a pod
-    id = id.withDefault(Identity.ID, env.get("HOSTNAME"));
+    id = id.withDefault(Identity.ID, Env.of(env).string("HOSTNAME").orElse(null));
     LOG.info("identity: id={} ip={} host={} eip={}", id.get(Identity.ID), id.get(Identity.IP), id.get(Identity.HOST),
         id.get(Identity.EIP));
     return id;

@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.kontrol.agent.config.Env;
 import java.time.Duration;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -53,8 +54,7 @@ public final class KubernetesIdentity {
 
   /** Whether the environment is a pod's: the API server's address is injected by the kubelet. */
   public static boolean inCluster(Map<String, String> env) {
-    String host = env.get("KUBERNETES_SERVICE_HOST");
-    return host != null && !host.isBlank();
+    return Env.of(env).isSet("KUBERNETES_SERVICE_HOST");
   }
 
   /** A client for the API server of the cluster the pod runs in, with short timeouts. */
@@ -69,17 +69,13 @@ public final class KubernetesIdentity {
 
   /** The pod's name: {@code HOSTNAME}, as the kubelet sets it. */
   public static String podName(Map<String, String> env) throws IdentityException {
-    String name = env.get("HOSTNAME");
-    if (name == null || name.isBlank()) {
-      throw new IdentityException("HOSTNAME is not set: cannot tell which pod this is");
-    }
-    return name;
+    return Env.of(env).string("HOSTNAME")
+        .orElseThrow(() -> new IdentityException("HOSTNAME is not set: cannot tell which pod this is"));
   }
 
   /** The pod's namespace: {@code NAMESPACE} (downward API), else {@code default}. */
   public static String namespace(Map<String, String> env) {
-    String ns = env.get("NAMESPACE");
-    return ns == null || ns.isBlank() ? "default" : ns;
+    return Env.of(env).string("NAMESPACE").orElse("default");
   }
 
   /** Fills in what the API knows and {@code known} lacks. */

@@ -1,7 +1,9 @@
 package io.kontrol.agent.identity;
 
+import io.kontrol.agent.config.Env;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -34,14 +36,16 @@ public final class PodInfo {
   /** The file of the directory that holds the annotations. */
   public static final String FILE = "annotations";
 
+  /** Largest file read: Kubernetes refuses a pod whose annotations add up to more than 256 KiB. */
+  static final int MAX_BYTES = 1 << 20;
+
   private static final Logger LOG = LoggerFactory.getLogger(PodInfo.class);
 
   private PodInfo() {}
 
   /** The Downward API directory: {@code KONTROL_PODINFO}, else {@code /etc/podinfo}. */
   public static Path dir(Map<String, String> env) {
-    String d = env.get(VARIABLE);
-    return d == null || d.isBlank() ? DEFAULT_DIR : Path.of(d);
+    return Env.of(env).path(VARIABLE).orElse(DEFAULT_DIR);
   }
 
   /** The annotations file of {@link #dir}. */
@@ -57,12 +61,15 @@ public final class PodInfo {
    */
   public static Optional<Map<String, String>> read(Path file) throws PodInfoException {
     byte[] bytes;
-    try {
-      bytes = Files.readAllBytes(file);
+    try (InputStream in = Files.newInputStream(file)) {
+      bytes = in.readNBytes(MAX_BYTES + 1);
     } catch (NoSuchFileException e) {
       return Optional.empty();
     } catch (IOException e) {
       throw new PodInfoException(file + ": cannot read: " + e.getMessage(), e);
+    }
+    if (bytes.length > MAX_BYTES) {
+      throw new PodInfoException(file + ": larger than " + (MAX_BYTES >> 10) + " KiB (Kubernetes keeps a pod's annotations under 256 KiB)");
     }
     return Optional.of(parse(bytes, file.toString()));
   }

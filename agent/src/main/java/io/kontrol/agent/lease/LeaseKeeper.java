@@ -5,7 +5,9 @@ import io.etcd.jetcd.common.exception.ErrorCode;
 import io.etcd.jetcd.common.exception.EtcdException;
 import io.etcd.jetcd.lease.LeaseKeepAliveResponse;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -18,10 +20,13 @@ import org.slf4j.LoggerFactory;
  * on the owner's single-thread executor, and so do the listener's calls.
  *
  * <p>A keepalive is sent every TTL/3 ({@code keepAliveOnce}, so there is no long-lived stream to
- * babysit). The lease is <em>lost</em> when etcd says it is gone (TTL ≤ 0 / not found), or when no
- * keepalive has succeeded for a whole TTL (etcd may have expired it while unreachable). Then the
- * listener hears {@code onLost}, a new lease is granted as soon as etcd answers, and the listener
- * hears {@code onLease} again. Never gives up.
+ * babysit), asynchronously: the thread is never blocked on etcd while a lease is held. The lease is
+ * <em>lost</em> when etcd says it is gone (TTL ≤ 0 / not found), or when no keepalive has succeeded
+ * for a whole TTL counted from when the last good one was <em>sent</em> (etcd may have expired it
+ * while unreachable): a timer gives it up a margin ({@link #marginNanos()}) before the earliest
+ * moment etcd could expire it, so a leader deposed by its lease stops before a successor can be
+ * elected. Then the listener hears {@code onLost}, a new lease is granted as soon as etcd answers,
+ * and the listener hears {@code onLease} again. Never gives up.
  */
 public final class LeaseKeeper {
   private static final Logger LOG = LoggerFactory.getLogger(LeaseKeeper.class);
@@ -51,6 +56,8 @@ public final class LeaseKeeper {
   private long stale;
   private volatile long lastOkNanos;
   private ScheduledFuture<?> next;
+  /** Gives the lease up a margin before etcd may expire it, unless a keepalive renews it first. */
+  private ScheduledFuture<?> expiry;
   private boolean closed;
 
   public LeaseKeeper(
@@ -84,7 +91,8 @@ public final class LeaseKeeper {
    * not expired it). Any thread.
    */
   public boolean isLive() {
-    return leaseId != 0 && nanoClock.getAsLong() - lastOkNanos < TimeUnit.SECONDS.toNanos(ttlSeconds);
+    return leaseId != 0
+        && nanoClock.getAsLong() - lastOkNanos < TimeUnit.SECONDS.toNanos(ttlSeconds) - marginNanos();
   }
 
   /** Stops keeping the lease alive and revokes it (bounded), so its keys vanish at once. */
@@ -95,6 +103,9 @@ public final class LeaseKeeper {
     closed = true;
     if (next != null) {
       next.cancel(false);
+    }
+    if (expiry != null) {
+      expiry.cancel(false);
     }
     if (leaseId != 0) {
       revokeQuietly(leaseId, timeout);
@@ -107,9 +118,10 @@ public final class LeaseKeeper {
       return;
     }
     try {
+      long sent = nanoClock.getAsLong();
       long id = leases.grant(ttlSeconds).get(callTimeout.toMillis(), TimeUnit.MILLISECONDS).getID();
-      lastOkNanos = nanoClock.getAsLong();
       leaseId = id;
+      renewed(sent);
       contact(true);
       LOG.debug("lease granted what={} lease={} ttl={}s", what, Long.toHexString(id), ttlSeconds);
       schedule(keepAlivePeriodMillis(), this::keepAlive);
@@ -140,35 +152,82 @@ public final class LeaseKeeper {
       return;
     }
     long id = leaseId;
+    // etcd renews the lease when the keepalive arrives, so the lease lasts at least a TTL from
+    // the moment it was sent: the sending time is what isLive() and the expiry timer count from
+    long sent = nanoClock.getAsLong();
+    CompletableFuture<LeaseKeepAliveResponse> call;
     try {
-      LeaseKeepAliveResponse r =
-          leases.keepAliveOnce(id).get(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      call = leases.keepAliveOnce(id);
+    } catch (RuntimeException e) {
+      keptAlive(id, sent, null, e);
+      return;
+    }
+    // asynchronous: the thread stays free for the expiry timer while etcd does not answer
+    call.orTimeout(callTimeout.toMillis(), TimeUnit.MILLISECONDS)
+        .whenComplete((r, e) -> execute(() -> keptAlive(id, sent, r, e)));
+  }
+
+  private void keptAlive(long id, long sent, LeaseKeepAliveResponse r, Throwable e) {
+    if (closed || leaseId != id) {
+      return; // lost meanwhile (the expiry timer), or closed: a late answer
+    }
+    if (e == null) {
       contact(true);
       if (r.getTTL() <= 0) {
         lose(id, "expired");
         schedule(0, this::grant);
         return;
       }
-      lastOkNanos = nanoClock.getAsLong();
+      renewed(sent);
       schedule(keepAlivePeriodMillis(), this::keepAlive);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (Exception e) {
-      if (isNotFound(e)) {
-        contact(true);
-        lose(id, "expired");
-        schedule(0, this::grant);
-        return;
-      }
-      contact(false);
-      if (nanoClock.getAsLong() - lastOkNanos >= TimeUnit.SECONDS.toNanos(ttlSeconds)) {
-        lose(id, "no keepalive for a whole TTL (" + brief(e) + ")");
-        stale = id;
-        schedule(0, this::grant);
-      } else {
-        LOG.debug("keepalive failed what={} lease={} error={}", what, Long.toHexString(id), brief(e));
-        schedule(retryMillis(), this::keepAlive);
-      }
+      return;
+    }
+    if (isNotFound(e)) {
+      contact(true);
+      lose(id, "expired");
+      schedule(0, this::grant);
+      return;
+    }
+    contact(false);
+    LOG.debug("keepalive failed what={} lease={} error={}", what, Long.toHexString(id), brief(e));
+    schedule(retryMillis(), this::keepAlive);
+  }
+
+  /**
+   * A keepalive sent at {@code sentNanos} succeeded: the lease lives at least a TTL from then. The
+   * expiry timer is set a margin before that, so that whoever acts on this lease stops before etcd
+   * can give its keys (a leadership) to someone else.
+   */
+  private void renewed(long sentNanos) {
+    lastOkNanos = sentNanos;
+    if (expiry != null) {
+      expiry.cancel(false);
+    }
+    long ttl = TimeUnit.SECONDS.toNanos(ttlSeconds);
+    long delay = sentNanos + ttl - marginNanos() - nanoClock.getAsLong();
+    long id = leaseId;
+    expiry = exec.schedule(() -> expire(id), Math.max(0, delay), TimeUnit.NANOSECONDS);
+  }
+
+  private void expire(long id) {
+    if (closed || leaseId != id) {
+      return;
+    }
+    lose(id, "no keepalive for a whole TTL");
+    stale = id;
+    schedule(0, this::grant);
+  }
+
+  /** How long before the lease's earliest expiry at etcd it is given up here: TTL/10, 100 ms to 1 s. */
+  long marginNanos() {
+    return TimeUnit.MILLISECONDS.toNanos(Math.max(100, Math.min(1000, ttlSeconds * 100)));
+  }
+
+  private void execute(Runnable task) {
+    try {
+      exec.execute(guarded(task));
+    } catch (RejectedExecutionException shutDown) {
+      // the owner's executor is gone: nothing more to keep
     }
   }
 
@@ -185,6 +244,10 @@ public final class LeaseKeeper {
     leaseId = 0;
     if (next != null) {
       next.cancel(false);
+    }
+    if (expiry != null) {
+      expiry.cancel(false);
+      expiry = null;
     }
     listener.onLost(id);
   }
@@ -212,19 +275,19 @@ public final class LeaseKeeper {
     if (closed) {
       return;
     }
-    next =
-        exec.schedule(
-            () -> {
-              try {
-                task.run();
-              } catch (RuntimeException e) {
-                // a scheduled task that throws is never run again: keep the lease loop alive
-                LOG.warn("lease task failed what={} error={}", what, brief(e));
-                schedule(retryMillis(), leaseId == 0 ? this::grant : this::keepAlive);
-              }
-            },
-            delayMillis,
-            TimeUnit.MILLISECONDS);
+    next = exec.schedule(guarded(task), delayMillis, TimeUnit.MILLISECONDS);
+  }
+
+  /** A task that throws is never run again by the executor: keep the lease loop alive. */
+  private Runnable guarded(Runnable task) {
+    return () -> {
+      try {
+        task.run();
+      } catch (RuntimeException e) {
+        LOG.warn("lease task failed what={} error={}", what, brief(e));
+        schedule(retryMillis(), leaseId == 0 ? this::grant : this::keepAlive);
+      }
+    };
   }
 
   static boolean isNotFound(Throwable e) {

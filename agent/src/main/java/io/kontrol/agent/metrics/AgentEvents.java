@@ -60,4 +60,63 @@ public interface AgentEvents {
 
   /** A peer API call ended: its method ({@code Status}, ...) and gRPC status code. */
   default void peerRequest(String method, String code) {}
+
+  /** Every event to {@code first}, then to {@code second}. */
+  static AgentEvents both(AgentEvents first, AgentEvents second) {
+    return new AgentEvents() {
+      @Override
+      public void etcdContact(boolean ok) {
+        first.etcdContact(ok);
+        second.etcdContact(ok);
+      }
+
+      @Override
+      public void registered(Group group, boolean registered) {
+        first.registered(group, registered);
+        second.registered(group, registered);
+      }
+
+      @Override
+      public void leading(Group group, boolean leading) {
+        first.leading(group, leading);
+        second.leading(group, leading);
+      }
+
+      @Override
+      public void groupRead(Group group, int members, String digest) {
+        first.groupRead(group, members, digest);
+        second.groupRead(group, members, digest);
+      }
+
+      @Override
+      public void callback(Group group, CallbackResult result, Duration took) {
+        first.callback(group, result, took);
+        second.callback(group, result, took);
+      }
+
+      @Override
+      public void render(boolean ok) {
+        first.render(ok);
+        second.render(ok);
+      }
+
+      @Override
+      public void transition(String result) {
+        first.transition(result);
+        second.transition(result);
+      }
+
+      @Override
+      public void automatonState(String state) {
+        first.automatonState(state);
+        second.automatonState(state);
+      }
+
+      @Override
+      public void peerRequest(String method, String code) {
+        first.peerRequest(method, code);
+        second.peerRequest(method, code);
+      }
+    };
+  }
 }

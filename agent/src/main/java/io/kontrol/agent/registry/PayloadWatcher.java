@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -29,6 +30,8 @@ import org.slf4j.LoggerFactory;
 public final class PayloadWatcher implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(PayloadWatcher.class);
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** Largest payload file: the payload travels in the pod's record, read by every group change. */
+  public static final int MAX_BYTES = 64 << 10;
   /** When the directory itself is missing there is nothing to watch: look again this often. */
   private static final long MISSING_DIR_RETRY_MS = 2000;
 
@@ -89,17 +92,12 @@ public final class PayloadWatcher implements Closeable {
   private void reload() {
     JsonNode node;
     try {
-      byte[] bytes = Files.readAllBytes(file);
-      node = JSON.readTree(bytes);
-      if (node == null || node.isMissingNode()) {
-        problem("empty file " + file);
-        return;
-      }
+      node = parse(read(file), file);
     } catch (java.nio.file.NoSuchFileException e) {
       problem("missing file " + file);
       return;
     } catch (IOException e) {
-      problem("invalid JSON in " + file + " (" + firstLine(e.getMessage()) + ")");
+      problem(e.getMessage());
       return;
     }
     lastProblem = null;
@@ -108,6 +106,36 @@ public final class PayloadWatcher implements Closeable {
       LOG.info("payload updated file={}", file);
       onPayload.accept(node);
     }
+  }
+
+  /** The file's bytes, at most {@link #MAX_BYTES}: a larger file is refused unread. */
+  public static byte[] read(Path file) throws IOException {
+    byte[] bytes;
+    try (InputStream in = Files.newInputStream(file)) {
+      bytes = in.readNBytes(MAX_BYTES + 1);
+    }
+    if (bytes.length > MAX_BYTES) {
+      throw new IOException("file " + file + " is larger than " + (MAX_BYTES >> 10) + " KiB, the most a payload may be");
+    }
+    return bytes;
+  }
+
+  /**
+   * One JSON value from the file's bytes.
+   *
+   * @throws IOException saying what is wrong (empty, not JSON, and where), the file named
+   */
+  static JsonNode parse(byte[] bytes, Path file) throws IOException {
+    JsonNode node;
+    try {
+      node = JSON.readTree(bytes);
+    } catch (IOException e) {
+      throw new IOException("invalid JSON in " + file + " (" + firstLine(e.getMessage()) + ")", e);
+    }
+    if (node == null || node.isMissingNode()) {
+      throw new IOException("empty file " + file);
+    }
+    return node;
   }
 
   private void problem(String what) {

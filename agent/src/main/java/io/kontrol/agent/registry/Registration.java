@@ -106,6 +106,9 @@ public final class Registration implements Closeable {
               @Override
               public void onLease(long leaseId) {
                 written.clear();
+                // asked again (one read when its seq key is there): an etcd that lost its data
+                // hands out seqs afresh, and a seq kept from before could be given to another pod
+                seqOf.clear();
                 registerAll();
               }
 

@@ -80,13 +80,16 @@ public final class SequenceAllocator {
             .get(timeout.toMillis(), TimeUnit.MILLISECONDS)
             .getKvs()
             .size();
-    // 3. keep it in the key, unless the key was deleted and made again meanwhile
-    kv.txn()
-        .If(new Cmp(seqKey, Cmp.Op.EQUAL, CmpTarget.createRevision(createRevision)))
-        .Then(Op.put(seqKey, bytes(Long.toString(rank)), PutOption.DEFAULT))
-        .commit()
-        .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    return rank;
+    // 3. keep it in the key, unless the key was deleted (an etcd that lost its data) meanwhile:
+    // then the rank counted keys that are gone, and another id could get it; start again
+    boolean kept =
+        kv.txn()
+            .If(new Cmp(seqKey, Cmp.Op.EQUAL, CmpTarget.createRevision(createRevision)))
+            .Then(Op.put(seqKey, bytes(Long.toString(rank)), PutOption.DEFAULT))
+            .commit()
+            .get(timeout.toMillis(), TimeUnit.MILLISECONDS)
+            .isSucceeded();
+    return kept ? rank : seqFor(group, id);
   }
 
   private static long parse(KeyValue kv, String s) {

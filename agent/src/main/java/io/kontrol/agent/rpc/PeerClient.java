@@ -61,7 +61,7 @@ public final class PeerClient implements Closeable {
    * and finish its script ({@code WAIT}). Never throws for a failed call: the result says how it
    * ended, and never later than {@code timeout} plus a short transport margin.
    *
-   * @param input the state's {@code $INPUT} (null for none); at most 1 MiB, one line
+   * @param input the state's {@code $INPUT} (null for none); one line, with the state at most 64 KiB
    */
   public TransitionResult transition(String host, int port, String state, String input, boolean wait, Duration timeout) {
     Objects.requireNonNull(state, "state");

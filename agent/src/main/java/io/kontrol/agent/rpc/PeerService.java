@@ -14,10 +14,12 @@ import io.kontrol.agent.rpc.v1.StatusRequest;
 import io.kontrol.agent.rpc.v1.TransitionReply;
 import io.kontrol.agent.rpc.v1.TransitionRequest;
 import io.kontrol.automaton.client.AutomatonClient;
+import io.kontrol.automaton.socket.SocketServer;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.LongSupplier;
@@ -34,15 +36,16 @@ final class PeerService extends PeerGrpc.PeerImplBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(PeerService.class);
 
-  /** Largest {@code $INPUT} a transition carries. */
-  static final int MAX_INPUT = 1 << 20;
+  /** Longest line the automaton reads: a transition's verb, state and input together. */
+  static final int MAX_LINE = SocketServer.MAX_LINE;
 
   static final Duration DEFAULT_GOTO_TIMEOUT = Duration.ofSeconds(5);
   static final Duration DEFAULT_WAIT_TIMEOUT = Duration.ofSeconds(60);
   /** Time given to the follow-up {@code STATE} question. */
   static final Duration STATE_TIMEOUT = Duration.ofSeconds(1);
 
-  private static final Pattern TAG = Pattern.compile("[^\\s]+");
+  /** A state tag: no whitespace, no control characters (the automaton refuses those). */
+  private static final Pattern TAG = Pattern.compile("[^\\s\\p{Cntrl}]+");
 
   private final PeerConfig config;
   private final StatusSource status;
@@ -73,24 +76,16 @@ final class PeerService extends PeerGrpc.PeerImplBase {
 
   @Override
   public void transition(TransitionRequest request, StreamObserver<TransitionReply> reply) {
+    Optional<String> refused = refusal(request);
+    if (refused.isPresent()) {
+      reject(reply, Status.INVALID_ARGUMENT, refused.get());
+      return;
+    }
     String state = request.getState();
     String input = request.getInput();
-    if (!TAG.matcher(state).matches()) {
-      reject(reply, Status.INVALID_ARGUMENT, "the state must be one tag without spaces, not '" + state + "'");
-      return;
-    }
-    int size = input.getBytes(StandardCharsets.UTF_8).length;
-    if (size > MAX_INPUT) {
-      reject(reply, Status.INVALID_ARGUMENT, "the input is " + size + " bytes; at most " + MAX_INPUT + " (1 MiB) are accepted");
-      return;
-    }
-    if (input.indexOf('\n') >= 0 || input.indexOf('\r') >= 0) {
-      reject(reply, Status.INVALID_ARGUMENT, "the input must be one line (send compact JSON)");
-      return;
-    }
     Duration timeout = bounded(request.getTimeoutMs(), request.getWait() ? DEFAULT_WAIT_TIMEOUT : DEFAULT_GOTO_TIMEOUT);
     String verb = request.getWait() ? "WAIT" : "GOTO";
-    String line = verb + " " + state + (input.isEmpty() ? "" : " " + input);
+    String line = line(request);
     inputs.record(state, input);
 
     TransitionReply.Builder out = TransitionReply.newBuilder();
@@ -174,6 +169,46 @@ final class PeerService extends PeerGrpc.PeerImplBase {
       Thread.currentThread().interrupt();
       reject(reply, Status.CANCELLED, "interrupted");
     }
+  }
+
+  /**
+   * Why the automaton could not take this transition as one protocol line, or empty when it can:
+   * the state must be one tag, the input one line of text (tab allowed, no other control
+   * character), and the whole line within the automaton's limit.
+   */
+  static Optional<String> refusal(TransitionRequest request) {
+    String state = request.getState();
+    String input = request.getInput();
+    if (!TAG.matcher(state).matches()) {
+      return Optional.of("the state must be one tag without spaces or control characters, not '" + printable(state) + "'");
+    }
+    if (input.indexOf('\n') >= 0 || input.indexOf('\r') >= 0) {
+      return Optional.of("the input must be one line (send compact JSON)");
+    }
+    for (int i = 0; i < input.length(); i++) {
+      char c = input.charAt(i);
+      if ((c < ' ' && c != '\t') || c == 0x7f) {
+        return Optional.of("the input has control character 0x" + Integer.toHexString(c) + " at offset " + i
+            + " (escape it: the automaton takes one line of text)");
+      }
+    }
+    int size = line(request).getBytes(StandardCharsets.UTF_8).length;
+    if (size > MAX_LINE) {
+      return Optional.of("the transition is " + size + " bytes as a line; the automaton reads at most " + MAX_LINE
+          + " (64 KiB: state and input together)");
+    }
+    return Optional.empty();
+  }
+
+  /** The protocol line for the request: {@code GOTO|WAIT <state> [input]}. */
+  static String line(TransitionRequest request) {
+    String input = request.getInput();
+    return (request.getWait() ? "WAIT" : "GOTO") + " " + request.getState() + (input.isEmpty() ? "" : " " + input);
+  }
+
+  private static String printable(String s) {
+    String cut = s.length() > 64 ? s.substring(0, 64) + "..." : s;
+    return cut.replaceAll("\\p{Cntrl}", "?");
   }
 
   /** The automaton's current state, or empty when it does not answer. */

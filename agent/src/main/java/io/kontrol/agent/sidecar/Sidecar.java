@@ -2,27 +2,37 @@ package io.kontrol.agent.sidecar;
 
 import io.kontrol.agent.Agent;
 import io.kontrol.agent.annotations.LiveAnnotations;
+import io.kontrol.agent.cli.BuiltinCommand;
+import io.kontrol.agent.cli.InAgentConfigure;
 import io.kontrol.agent.config.AgentConfig;
 import io.kontrol.agent.config.ConfigException;
+import io.kontrol.agent.group.Group;
 import io.kontrol.agent.identity.IdentityResolver;
 import io.kontrol.agent.identity.KubernetesIdentity;
 import io.kontrol.agent.identity.PodInfo;
+import io.kontrol.agent.metrics.AgentEvents;
 import io.kontrol.agent.metrics.Observability;
 import io.kontrol.agent.rpc.AgentStatusSource;
 import io.kontrol.agent.rpc.LastInputs;
 import io.kontrol.agent.rpc.PeerConfig;
 import io.kontrol.agent.rpc.PeerServer;
+import io.kontrol.service.nats.ConfigApi;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The agent as a pod runs it ({@code kontrol run}), wired in one place: the HTTP endpoint
  * ({@code KONTROL_HTTP_PORT}: metrics, health), the peer API server ({@code KONTROL_PORT}) and the
- * status it reports from the agent, the pod's live annotations, then the {@link Agent} itself —
- * started in that order and closed together (the agent leaves its groups first, then the rest
- * stops).
+ * status it reports from the agent, the pod's live annotations, the NATS request API when the
+ * pod's {@code nats.unity3d.com/config-api} annotation turns it on ({@link ConfigApi}), the
+ * HAProxy and NATS pods' in-agent {@code configure} when {@code KONTROL_CONFIGURE} asks for it ({@link
+ * InAgentConfigure}), then the {@link Agent} itself, whose callback runs inside it when it is one
+ * of kontrol's own commands ({@link BuiltinCommand}) — started in that order and closed together (the agent leaves its groups
+ * first, then the rest stops).
  */
 public final class Sidecar implements Closeable {
   private final Agent agent;
@@ -49,8 +59,10 @@ public final class Sidecar implements Closeable {
     AgentStatusSource status = new AgentStatusSource(config);
     LastInputs inputs = new LastInputs();
     PeerServer peers = null;
+    InAgentConfigure configure = null;
     LiveAnnotations live;
     try {
+      configure = InAgentConfigure.start(config.env()).orElse(null);
       peers = PeerServer.start(peerConfig, status, observe.events(), inputs);
       live = LiveAnnotations.start(config.env(), config.id(), peerConfig.socket(), inputs,
           IdentityResolver.needsKubernetes(config.env()) && !Files.exists(PodInfo.file(config.env()))
@@ -59,16 +71,51 @@ public final class Sidecar implements Closeable {
       if (peers != null) {
         peers.close();
       }
+      if (configure != null) {
+        configure.close();
+      }
       observe.close();
       if (e instanceof RuntimeException r) {
         throw r;
       }
       throw new UncheckedIOException(e.getMessage(), (IOException) e);
     }
-    Agent agent = Agent.start(config, observe.events(), live, peers, observe);
+    AgentEvents events = observe.events();
+    ConfigApi.Handle api = null;
+    if (config.isMaster() && ConfigApi.enabled(config.annotations())) {
+      api = ConfigApi.start(config, peerConfig.token());
+      events = withLeadership(events, api);
+    }
+    // closed with the agent, in this order; the lifecycle's configure state reaches `configure` until the end
+    List<AutoCloseable> extras = new ArrayList<>();
+    if (api != null) {
+      extras.add(api);
+    }
+    extras.add(live);
+    extras.add(peers);
+    if (configure != null) {
+      extras.add(configure);
+    }
+    extras.add(observe);
+    Agent agent = Agent.start(config, events, BuiltinCommand::callback, extras.toArray(AutoCloseable[]::new));
+    if (api != null) {
+      api.attach(agent.etcd());
+    }
+    // failsafe: while etcd cannot be reached, an annotation change re-renders nothing
+    live.holdWhile(() -> !agent.etcdConnected());
     status.attach(agent);
     observe.attach(agent);
     return new Sidecar(agent, peers, observe);
+  }
+
+  /** {@code events}, and every change of leadership to {@code api} too. */
+  private static AgentEvents withLeadership(AgentEvents events, ConfigApi.Handle api) {
+    return AgentEvents.both(events, new AgentEvents() {
+      @Override
+      public void leading(Group group, boolean leading) {
+        api.leading(group, leading);
+      }
+    });
   }
 
   public Agent agent() {

@@ -16,6 +16,8 @@ import java.util.Optional;
  * @param etcd etcd's health as seen by the reader (e.g. {@code ok, 3 members})
  * @param members the live members, by seq
  * @param problems why the group is degraded (empty: healthy)
+ * @param config the group's configuration, when one is stored: its revision and what the leader's
+ *     state says of it
  */
 public record GroupStatus(
     String group,
@@ -23,11 +25,32 @@ public record GroupStatus(
     Optional<String> leader,
     String etcd,
     List<Member> members,
-    List<String> problems) {
+    List<String> problems,
+    Optional<Config> config) {
 
   public GroupStatus {
     members = List.copyOf(members);
     problems = List.copyOf(problems);
+  }
+
+  public GroupStatus(String group, String digest, Optional<String> leader, String etcd, List<Member> members, List<String> problems) {
+    this(group, digest, leader, etcd, members, problems, Optional.empty());
+  }
+
+  /**
+   * The group's stored configuration ({@code G/config}) and how far the leader got with it.
+   *
+   * @param revision the stored document's revision
+   * @param appliedRevision the revision the leader's state says it last applied (0: none)
+   * @param status {@code applied}, {@code failed} or {@code invalid} as the leader's state says for
+   *     {@code revision}; {@code pending} while the state is about an older revision
+   */
+  public record Config(long revision, long appliedRevision, String status) {
+    /** {@code rev 42 applied}, as the table's header shows it. */
+    @Override
+    public String toString() {
+      return "rev " + revision + " " + status + (status.equals("pending") && appliedRevision > 0 ? " (rev " + appliedRevision + " applied)" : "");
+    }
   }
 
   /**
@@ -66,6 +89,14 @@ public record GroupStatus(
     m.put("etcd", etcd);
     m.put("healthy", healthy());
     m.put("problems", problems);
+    config.ifPresent(
+        c -> {
+          Map<String, Object> cm = new LinkedHashMap<>();
+          cm.put("revision", c.revision());
+          cm.put("applied_revision", c.appliedRevision());
+          cm.put("status", c.status());
+          m.put("config", cm);
+        });
     List<Object> rows = new ArrayList<>();
     for (Member r : members) {
       Map<String, Object> row = new LinkedHashMap<>();

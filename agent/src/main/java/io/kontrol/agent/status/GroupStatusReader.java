@@ -235,7 +235,22 @@ public final class GroupStatusReader {
     if (leader.isPresent() && converged.isEmpty() && records.containsKey(leader.get())) {
       problems.add("the leader " + leader.get() + " does not answer: whether members are up to date is unknown");
     }
-    return new GroupStatus(g.toString(), snap.md5(), leader, health, members, problems);
+    Optional<GroupStatus.Config> config = Optional.empty();
+    if (snap.configRevision() > 0) {
+      JsonNode state;
+      try {
+        state = JSON.readTree(snap.state().orElse("{}"));
+      } catch (Exception e) {
+        state = JSON.createObjectNode();
+      }
+      long applied = state.path("config_revision").asLong(0);
+      String status = applied == snap.configRevision() ? state.path("config_status").asText("applied") : "pending";
+      config = Optional.of(new GroupStatus.Config(snap.configRevision(), applied, status));
+      if (status.equals("failed") || status.equals("invalid")) {
+        problems.add("configuration rev " + snap.configRevision() + " " + status + ": " + state.path("config_failed"));
+      }
+    }
+    return new GroupStatus(g.toString(), snap.md5(), leader, health, members, problems, config);
   }
 
   private static ByteSequence bytes(String s) {

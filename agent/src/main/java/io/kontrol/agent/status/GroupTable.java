@@ -66,6 +66,7 @@ public final class GroupTable {
         .append(s.leader().orElse("(none)"))
         .append(" · etcd ")
         .append(s.etcd())
+        .append(s.config().map(c -> " · config " + c).orElse(""))
         .append('\n');
     out.append(sep).append('\n');
     for (int r = 0; r < rows.size(); r++) {

@@ -16,8 +16,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Watches a group's records (no polling) and only says "changed": the one who reacts re-reads
- * the group, so a burst of events is one mark and nothing carries stale data.
+ * Watches a key prefix of a group, such as its configuration (no polling), and only says
+ * "changed": the one who reacts reads what it needs again, so a burst of
+ * events is one mark and nothing carries stale data. (The leader keeps the group's records
+ * themselves in a {@link GroupView}, from their events.)
  *
  * <p>{@code onChange} also fires once the watch is established (so nothing that happened before
  * it is missed), and after any watch failure — cancellation by compaction, an etcd restart the
@@ -28,6 +30,7 @@ public final class GroupWatch implements Closeable {
 
   private final Client client;
   private final Group group;
+  private final String prefix;
   private final Runnable onChange;
   private final ScheduledExecutorService exec;
   private volatile Watch.Watcher watcher; // set on exec, closed from any thread
@@ -35,12 +38,15 @@ public final class GroupWatch implements Closeable {
   private volatile boolean closed;
 
   /**
+   * Watches the keys of {@code group} under {@code prefix} (e.g. {@link Group#configKey()}).
+   *
    * @param exec where re-watches are scheduled (the group's own thread)
    * @param onChange called on etcd's threads: must only mark, never block
    */
-  public GroupWatch(Client client, Group group, ScheduledExecutorService exec, Runnable onChange) {
+  public GroupWatch(Client client, Group group, String prefix, ScheduledExecutorService exec, Runnable onChange) {
     this.client = client;
     this.group = group;
+    this.prefix = prefix;
     this.exec = exec;
     this.onChange = onChange;
   }
@@ -54,7 +60,7 @@ public final class GroupWatch implements Closeable {
     if (closed) {
       return;
     }
-    ByteSequence prefix = ByteSequence.from(group.podsPrefix(), StandardCharsets.UTF_8);
+    ByteSequence prefix = ByteSequence.from(this.prefix, StandardCharsets.UTF_8);
     WatchOption opt = WatchOption.builder().isPrefix(true).withCreateNotify(true).build();
     watcher =
         client
@@ -68,7 +74,7 @@ public final class GroupWatch implements Closeable {
   private void onResponse(WatchResponse r) {
     if (r.isCreatedNotify()) {
       failures = 0;
-      LOG.debug("watching group={}", group);
+      LOG.debug("watching group={} prefix={}", group, prefix);
       onChange.run();
     } else if (!r.getEvents().isEmpty()) {
       onChange.run();
@@ -80,7 +86,7 @@ public final class GroupWatch implements Closeable {
       return;
     }
     long delay = Math.min(5000, 250L << Math.min(5, failures++));
-    LOG.warn("watch lost group={} error={}; re-reading and watching again", group, LeaseKeeper.brief(t));
+    LOG.warn("watch lost group={} prefix={} error={}; re-reading and watching again", group, prefix, LeaseKeeper.brief(t));
     onChange.run();
     try {
       exec.schedule(

@@ -8,7 +8,8 @@ import java.util.Optional;
 
 /**
  * A group as read at one etcd revision: the live records ordered by {@code seq}, {@code $PODS}
- * (their exact bytes as one JSON array), {@code $MD5} of those bytes, and the last state.
+ * (their exact bytes as one JSON array), {@code $MD5} of those bytes, the last state, and the
+ * group's configuration ({@code $CONFIG}) with its revision.
  */
 public final class Snapshot {
   /** One live record: its pod id, seq and exact JSON. */
@@ -19,8 +20,33 @@ public final class Snapshot {
   private final String md5;
   private final Optional<String> state;
   private final long revision;
+  private final List<String> members;
+  private final Optional<String> config;
+  private final long configRevision;
 
   public Snapshot(List<Pod> podsBySeq, Optional<String> state, long revision) {
+    this(podsBySeq, state, revision, List.of());
+  }
+
+  /**
+   * @param members the ids the last successful callback ran on ({@code G/members}), empty when
+   *     none was written
+   */
+  public Snapshot(List<Pod> podsBySeq, Optional<String> state, long revision, List<String> members) {
+    this(podsBySeq, state, revision, members, Optional.empty(), 0);
+  }
+
+  /**
+   * @param config the group's configuration document as stored ({@code G/config}), if any
+   * @param configRevision its mod revision, 0 when there is none
+   */
+  public Snapshot(
+      List<Pod> podsBySeq,
+      Optional<String> state,
+      long revision,
+      List<String> members,
+      Optional<String> config,
+      long configRevision) {
     this.pods = List.copyOf(podsBySeq);
     StringBuilder sb = new StringBuilder("[");
     for (int i = 0; i < pods.size(); i++) {
@@ -33,6 +59,19 @@ public final class Snapshot {
     this.md5 = md5(podsJson);
     this.state = state;
     this.revision = revision;
+    this.members = List.copyOf(members);
+    this.config = config;
+    this.configRevision = configRevision;
+  }
+
+  /** {@code $CONFIG}: the group's configuration document ({@code G/config}), if one is stored. */
+  public Optional<String> config() {
+    return config;
+  }
+
+  /** {@code $CONFIG_REVISION}: the etcd revision that wrote {@link #config()}, 0 when none. */
+  public long configRevision() {
+    return configRevision;
   }
 
   public List<Pod> pods() {
@@ -56,6 +95,16 @@ public final class Snapshot {
 
   public long revision() {
     return revision;
+  }
+
+  /** The ids the last successful callback ran on, as the leader wrote them with its state. */
+  public List<String> members() {
+    return members;
+  }
+
+  /** The ids of the live records, in seq order. */
+  public List<String> ids() {
+    return pods.stream().map(Pod::id).toList();
   }
 
   /** MD5 of the UTF-8 bytes of {@code s} as {@code 0a:1b:...} (16 pairs). */

@@ -156,8 +156,8 @@ public final class Configurator {
           }
         }
         mode = "reload";
-        reload(candidate, running.get(), live);
-        return outcome(true, null, "reloaded", "reload", hostsMd5, t0);
+        long confirmedMs = reload(candidate, running.get(), live);
+        return outcome(true, null, "reloaded, confirmed by show proc " + confirmedMs + " ms after the reload command", "reload", hostsMd5, t0);
       } catch (Failed f) {
         if (!"reload".equals(f.stage) && !"start".equals(mode)) {
           keepRunning();
@@ -325,12 +325,14 @@ public final class Configurator {
     return false;
   }
 
-  private void reload(String candidate, ProcList before, String live) throws IOException, Failed {
+  /** @return milliseconds from the reload command to the new worker seen in {@code show proc} */
+  private long reload(String candidate, ProcList before, String live) throws IOException, Failed {
     String previous = live == null ? EMPTY : live;
     AtomicFile.write(settings.lastGood(), previous);
     long offset = size(settings.log());
     AtomicFile.write(settings.live(), candidate);
     long oldWorker = before.newest().map(ProcList.Worker::pid).orElse(-1L);
+    long sent = System.nanoTime();
     try {
       // 2.6 answers nothing and drops the connection while the master re-executes
       cli.send("reload", CLI_TIMEOUT);
@@ -352,7 +354,7 @@ public final class Configurator {
         }
         Optional<ProcList.Worker> newest = p.get().newest();
         if (newest.isPresent() && newest.get().pid() != oldWorker) {
-          return;
+          return (System.nanoTime() - sent) / 1_000_000;
         }
       }
       pause();

@@ -24,14 +24,18 @@ import java.util.function.Consumer;
  *
  * <p>{@code hosts} = for every other app, its pods' IPs, keys and IPs sorted. When {@code hosts}
  * differs from the one in {@code $STATE}, every proxy is sent {@code configure} with {@code
- * {"hosts": ...}}; otherwise only a proxy that restarted (new nonce, or new in the group) or that
- * reports a failed configure in its payload. A proxy that fails or does not answer fails the run,
+ * {"hosts": ...}}; otherwise only a proxy that restarted (new nonce, or new in the group), and a
+ * proxy that reports a failed configure in its payload, once for these hosts: when it fails again
+ * with the same hosts its own template is at fault, and sending it again would only repeat the
+ * failure (a failed reload each time) at every change of its record; the pod runs {@code
+ * configure} again by itself when its template changes. A proxy that fails or does not answer fails the run,
  * which the agent retries. Then, when the proxies are up to date, the Route53 record (if any) is
  * brought up to date; a Route53 failure fails the run too (so it is retried with the agent's
  * back-off), but only after every proxy was configured.
  *
- * <p>State: {@code {"md5": ..., "hosts": {...}, "proxies": {ip: nonce}, "route53": {"name": ...,
- * "ips": [...]}}}.
+ * <p>State: {@code {"md5": ..., "hosts": {...}, "proxies": {ip: nonce}, "retried": {ip: md5},
+ * "route53": {"name": ..., "ips": [...]}}} ({@code retried}: the failing proxies already sent these
+ * hosts again).
  */
 public final class HaproxyCallback implements ServiceCallback {
 
@@ -120,9 +124,28 @@ public final class HaproxyCallback implements ServiceCallback {
       if (!targets.isEmpty()) {
         log.accept("proxy(ies) " + targets + " new or restarted: configuring them");
       }
-      if (!failing.isEmpty()) {
-        log.accept("proxy(ies) " + failing + " report a failed configure: sending the configuration again");
-        targets.addAll(failing);
+      JsonNode retried = previous.path("retried");
+      TreeSet<String> again = new TreeSet<>();
+      TreeSet<String> given = new TreeSet<>();
+      for (String ip : failing) {
+        if (md5.equals(retried.path(ip).asText(null))) {
+          given.add(ip);
+        } else {
+          again.add(ip);
+        }
+      }
+      if (!again.isEmpty()) {
+        log.accept("proxy(ies) " + again + " report a failed configure: sending the configuration again, once");
+        targets.addAll(again);
+      }
+      if (!given.isEmpty()) {
+        log.accept("proxy(ies) " + given + " still fail with these hosts after one more try: not sent again"
+            + " (their template is at fault; a pod configures itself again when its template changes)");
+      }
+      ObjectNode tried = JSON.createObjectNode();
+      failing.forEach(ip -> tried.put(ip, md5));
+      if (!tried.isEmpty()) {
+        state.set("retried", tried);
       }
     }
     ObjectNode input = JSON.createObjectNode();

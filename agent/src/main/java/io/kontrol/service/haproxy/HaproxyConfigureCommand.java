@@ -7,8 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.kontrol.agent.identity.Annotations;
 import io.kontrol.agent.identity.Identity;
 import io.kontrol.agent.render.RenderStatus;
-import io.kontrol.automaton.process.Capture;
-import io.kontrol.automaton.process.ShellCommand;
+import io.kontrol.agent.supervisor.SupervisorCommand;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -150,17 +149,15 @@ public final class HaproxyConfigureCommand implements Callable<Integer> {
   }
 
   private static void run(String command) throws IOException {
-    ShellCommand.Result r;
+    SupervisorCommand.Outcome o;
     try {
-      r = ShellCommand.of(command).mergeOutput().run(Duration.ofSeconds(60), Capture.tail(4096), Capture.none());
+      o = SupervisorCommand.run(command, Duration.ofSeconds(60));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted", e);
     }
-    String output = r.stdout().text().strip();
-    // supervisorctl 4.2 exits 0 even when a start failed ("ERROR (spawn error)")
-    if (r.timedOut() || r.exitCode() != 0 || output.contains("ERROR")) {
-      throw new IOException("'" + command + "' failed (" + (r.timedOut() ? "timed out" : "exit " + r.exitCode()) + "): " + output);
+    if (!o.ok()) {
+      throw new IOException(o.reason());
     }
   }
 }

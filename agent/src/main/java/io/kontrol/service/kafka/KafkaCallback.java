@@ -19,6 +19,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
@@ -33,12 +34,22 @@ import java.util.stream.Collectors;
  *       or 5; default 3) is broker+controller, the others brokers.
  *   <li>Formation: while no volume of the group is formatted, the controllers present are the
  *       initial voters; each gets a fresh directory id, and they all get the same {@code
- *       --initial-controllers} string. Later volumes join with {@code --no-initial-controllers}.
- *   <li>Every pod whose input changed (or that restarted, or reports a config_error, or has not
+ *       --initial-controllers} string. With fewer than Q of them present the leader first waits
+ *       (at most {@link FormationWait#bound}, counted from its first such run) for the others,
+ *       since pods started together register a few seconds apart: forming with all Q at once
+ *       saves a voter change per missing one. Later volumes join with {@code
+ *       --no-initial-controllers}.
+ *   <li>Every pod whose input changed (or that restarted, or has not
  *       started) gets {@code configure}, in parallel; any that does not answer fails the run.
  *   <li>Voters, one change at a time: a formatted controller that is not a voter with its own
  *       directory first has its stale entry (same id, old directory: a lost volume) removed, then
  *       is added once it has caught up as an observer.
+ *   <li>Rolling restart of the pods whose broker waits for a restart ({@code
+ *       kafka.restart_pending}: read-only keys of the overrides changed): one at a time, brokers
+ *       before controllers, the active controller last; each only when {@link RollChecks#whyNot}
+ *       allows it (Strimzi's checks), refused ones retried with a doubling back-off and the
+ *       reason logged and published; each sent {@code restart} and waited for until its broker
+ *       is listed again and back in the ISR of every partition it hosts.
  * </ol>
  */
 public final class KafkaCallback implements ServiceCallback {
@@ -48,6 +59,15 @@ public final class KafkaCallback implements ServiceCallback {
 
   /** An observer this close to the leader's log end may become a voter. */
   static final long CAUGHT_UP_RECORDS = 1000;
+
+  /** The lifecycle state that restarts a pod's broker. */
+  public static final String RESTART = "restart";
+
+  /** Refusals of the roll gate for one broker before the run fails (and the agent retries it). */
+  static final int ROLL_REFUSALS = 10;
+
+  /** The longest back-off between two roll-gate checks, in poll intervals. */
+  static final int ROLL_BACKOFF_MAX = 32;
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -64,7 +84,8 @@ public final class KafkaCallback implements ServiceCallback {
       String directoryId,
       String initialControllers,
       boolean started,
-      String configError) {}
+      String configError,
+      List<String> restartPending) {}
 
   private final Fanout fanout;
   private final Quorum quorum;
@@ -72,23 +93,82 @@ public final class KafkaCallback implements ServiceCallback {
   private final Consumer<String> log;
   private final Duration catchUp;
   private final Duration poll;
+  private final Function<String, RollChecks> gates;
+  private final Consumer<String> rollStatus;
+  private final FormationWait formation;
+
+  /**
+   * How long a leader that would form the cluster with fewer than Q controllers waits for the
+   * others, and since when it waits: kept by the caller across runs (the run fails while it waits,
+   * and the agent runs it again on the next change or after its back-off).
+   */
+  public interface FormationWait {
+    /** The longest wait; zero forms at once with the controllers present. */
+    Duration bound();
+
+    /** When the wait began, in epoch milliseconds: the kept time, else {@code nowMs}, kept. */
+    long since(long nowMs);
+
+    /** The cluster is forming: the wait is over. */
+    void done();
+
+    /** No wait: the cluster forms with the controllers present at the first run. */
+    FormationWait NONE =
+        new FormationWait() {
+          @Override
+          public Duration bound() {
+            return Duration.ZERO;
+          }
+
+          @Override
+          public long since(long nowMs) {
+            return nowMs;
+          }
+
+          @Override
+          public void done() {}
+        };
+  }
 
   /**
    * @param fanout sends the pods their {@code configure}
    * @param quorum the KRaft quorum
    * @param q the controller count ({@link #controllers})
    */
-  public KafkaCallback(Fanout fanout, Quorum quorum, int q, Consumer<String> log) {
-    this(fanout, quorum, q, log, Duration.ofSeconds(90), Duration.ofSeconds(1));
+  /**
+   * @param gates the roll checks through the brokers at a {@code host:9092,...} bootstrap
+   * @param rollStatus why the roll waits (published in the leader's payload), null once it does not
+   */
+  public KafkaCallback(
+      Fanout fanout,
+      Quorum quorum,
+      int q,
+      Consumer<String> log,
+      Function<String, RollChecks> gates,
+      Consumer<String> rollStatus,
+      FormationWait formation) {
+    this(fanout, quorum, q, log, Duration.ofSeconds(90), Duration.ofSeconds(1), gates, rollStatus, formation);
   }
 
-  KafkaCallback(Fanout fanout, Quorum quorum, int q, Consumer<String> log, Duration catchUp, Duration poll) {
+  KafkaCallback(
+      Fanout fanout,
+      Quorum quorum,
+      int q,
+      Consumer<String> log,
+      Duration catchUp,
+      Duration poll,
+      Function<String, RollChecks> gates,
+      Consumer<String> rollStatus,
+      FormationWait formation) {
     this.fanout = Objects.requireNonNull(fanout, "fanout");
     this.quorum = Objects.requireNonNull(quorum, "quorum");
     this.q = q;
     this.log = Objects.requireNonNull(log, "log");
     this.catchUp = catchUp;
     this.poll = poll;
+    this.gates = Objects.requireNonNull(gates, "gates");
+    this.rollStatus = Objects.requireNonNull(rollStatus, "rollStatus");
+    this.formation = Objects.requireNonNull(formation, "formation");
   }
 
   /** Q from the leader's annotations. */
@@ -174,6 +254,7 @@ public final class KafkaCallback implements ServiceCallback {
     }
     String formingWith = null;
     if (!formed && initial == null) {
+      awaitControllers(all, controllers, nodeIds);
       formingWith =
           controllers.stream()
               .map(m -> nodeIds.get(m.id()) + "@" + m.host() + ":" + BrokerConfig.CONTROLLER_PORT + ":" + quorum.randomUuid())
@@ -199,8 +280,14 @@ public final class KafkaCallback implements ServiceCallback {
       entry.put("nonce", m.nonce());
       entry.put("input", input);
       JsonNode was = before.path(m.id());
-      boolean same = input.equals(was.path("input").asText(null)) && m.nonce().equals(was.path("nonce").asText(null));
-      boolean wanted = m.configError() != null || (!m.started() && !refused.containsKey(m.id()));
+      boolean same = m.nonce().equals(was.path("nonce").asText(null)) && sameInput(m, input, was.path("input").asText(null));
+      // not for a config_error: the same input cannot mend it (bad override lines are mended by
+      // the annotation, whose change re-runs configure in the pod itself; a refused volume by
+      // another volume, i.e. a restarted pod with a new nonce); sending it again on every run
+      // only costs every pod a configure; nor for a volume of another cluster, which the pod
+      // refuses again in the same way until it comes back with another volume (a new nonce)
+      boolean foreign = m.formatted() && !clusterId.equals(m.clusterId());
+      boolean wanted = !m.started() && !refused.containsKey(m.id()) && !foreign;
       if (!same || wanted) {
         targets.put(m, input);
       }
@@ -216,6 +303,7 @@ public final class KafkaCallback implements ServiceCallback {
 
     if (formed) {
       voters(controllers, nodeIds, bootstrap, clusterId);
+      roll(ready, nodeIds, refused, bootstrap, clusterId);
     }
 
     ObjectNode next = JSON.createObjectNode();
@@ -228,6 +316,55 @@ public final class KafkaCallback implements ServiceCallback {
     }
     next.set("members", seen);
     return next.toString();
+  }
+
+  /**
+   * Whether {@code input} is what the member was last sent: the same, or — for a volume formatted
+   * since — the same but for the {@code initial_controllers} of the formation, which only an
+   * empty volume uses (so the run after formation does not configure every pod again).
+   */
+  private static boolean sameInput(Member m, String input, String was) {
+    if (was == null) {
+      return false;
+    }
+    if (input.equals(was)) {
+      return true;
+    }
+    if (!m.formatted()) {
+      return false;
+    }
+    try {
+      return input.equals(MemberInput.parse(was).afterFormation().toJson());
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Returns when the cluster may form with {@code controllers}: all Q are there, or the leader
+   * has waited {@link FormationWait#bound} for the others; fails the run (which is run again)
+   * while it waits.
+   */
+  private void awaitControllers(List<Member> all, List<Member> controllers, Map<String, Integer> nodeIds)
+      throws CallbackException {
+    String present =
+        controllers.stream().map(m -> nodeIds.get(m.id()) + " (" + m.id() + ")").collect(Collectors.joining(", "));
+    if (controllers.size() >= q) {
+      formation.done();
+      return;
+    }
+    long now = System.currentTimeMillis();
+    long waited = Math.max(0, now - formation.since(now));
+    long left = formation.bound().toMillis() - waited;
+    if (left > 0) {
+      throw CallbackException.failed(
+          "forming waits for " + q + " controllers, " + controllers.size() + " present (" + present + ", "
+              + all.size() + " pod(s) in the group): " + (left + 999) / 1000 + " s more at most, then it forms with those present");
+    }
+    formation.done();
+    log.accept(
+        "forming with " + controllers.size() + " of " + q + " controllers (" + present + ") after waiting "
+            + waited / 1000 + " s for the others; they join as observers and become voters one at a time");
   }
 
   /** The voter changes due, one at a time, each waiting for the previous to be in the quorum. */
@@ -266,6 +403,107 @@ public final class KafkaCallback implements ServiceCallback {
       }
       await(bootstrap, v -> v.isVoter(id, m.directoryId()), "controller " + id + " to be a voter");
       log.accept("controller " + id + " is a voter");
+    }
+  }
+
+  /**
+   * Restarts, one at a time and only when the gate allows it, every started pod whose broker
+   * waits for a restart: brokers first, then controllers, the active controller last.
+   */
+  private void roll(List<Member> ready, Map<String, Integer> nodeIds, Map<String, String> refused, List<String> bootstrap, String clusterId)
+      throws CallbackException {
+    List<Member> due =
+        ready.stream()
+            .filter(m -> m.started() && !refused.containsKey(m.id()) && !m.restartPending().isEmpty())
+            .filter(m -> m.formatted() && clusterId.equals(m.clusterId()))
+            .toList();
+    if (due.isEmpty()) {
+      rollStatus.accept(null);
+      return;
+    }
+    int active = describe(bootstrap).leaderId();
+    List<Member> order = new ArrayList<>(due);
+    order.sort(
+        Comparator.comparingInt((Member m) -> nodeIds.get(m.id()) == active ? 2 : nodeIds.get(m.id()) < q ? 1 : 0)
+            .thenComparingInt(m -> nodeIds.get(m.id())));
+    log.accept(
+        "rolling restart of " + order.size() + " broker(s), in this order: "
+            + order.stream().map(m -> nodeIds.get(m.id()) + " (" + m.id() + ")").collect(Collectors.joining(", ")));
+    String brokers =
+        ready.stream().map(m -> m.host() + ":" + BrokerConfig.BROKER_PORT).sorted().collect(Collectors.joining(","));
+    try (RollChecks gate = gates.apply(brokers)) {
+      for (Member m : order) {
+        int id = nodeIds.get(m.id());
+        awaitGate(gate, id);
+        long t0 = System.nanoTime();
+        log.accept("restarting broker " + id + " (" + m.id() + "): it waits for " + m.restartPending());
+        fanout.transition(m.ip(), RESTART, "");
+        awaitBack(gate, id);
+        log.accept("broker " + id + " (" + m.id() + ") is back in every ISR " + (System.nanoTime() - t0) / 1_000_000 + " ms after its restart began");
+      }
+    }
+    rollStatus.accept(null);
+    log.accept("rolling restart done");
+  }
+
+  /** Waits until stopping {@code id} is safe: the gate is asked again after 1, 2, 4 ... 32 polls. */
+  private void awaitGate(RollChecks gate, int id) throws CallbackException {
+    long backoff = poll.toNanos();
+    String last = null;
+    for (int refusals = 0; ; refusals++) {
+      String why;
+      try {
+        why = gate.whyNot(id);
+      } catch (IOException e) {
+        why = "cannot check the brokers: " + e.getMessage();
+      }
+      if (why == null) {
+        return;
+      }
+      String reason = "broker " + id + " not restarted yet: " + why;
+      if (!reason.equals(last)) {
+        log.accept(reason + " (asking again with a back-off)");
+        rollStatus.accept(reason);
+        last = reason;
+      }
+      if (refusals + 1 >= ROLL_REFUSALS) {
+        throw CallbackException.failed(reason + " (refused " + ROLL_REFUSALS + " times; the roll goes on in the next run)");
+      }
+      sleep(backoff, "the roll gate");
+      backoff = Math.min(backoff * 2, poll.toNanos() * ROLL_BACKOFF_MAX);
+    }
+  }
+
+  /** Waits (bounded) until the restarted broker is listed again and in the ISR of every partition it hosts. */
+  private void awaitBack(RollChecks gate, int id) throws CallbackException {
+    long deadline = System.nanoTime() + catchUp.toNanos() * 2;
+    String last = "";
+    while (true) {
+      try {
+        if (!gate.brokers().contains(id)) {
+          last = "broker " + id + " is not listed (unfenced) yet";
+        } else {
+          last = gate.outOfSync(id);
+          if (last == null) {
+            return;
+          }
+        }
+      } catch (IOException e) {
+        last = e.getMessage();
+      }
+      if (System.nanoTime() > deadline) {
+        throw CallbackException.failed("waited " + catchUp.toSeconds() * 2 + " s for broker " + id + " to be back after its restart: " + last);
+      }
+      sleep(poll.toNanos(), "broker " + id + " to be back");
+    }
+  }
+
+  private static void sleep(long nanos, String what) throws CallbackException {
+    try {
+      TimeUnit.NANOSECONDS.sleep(nanos);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw CallbackException.failed("interrupted while waiting for " + what);
     }
   }
 
@@ -341,6 +579,12 @@ public final class KafkaCallback implements ServiceCallback {
     fanout.configure(byIp);
   }
 
+  private static List<String> texts(JsonNode array) {
+    List<String> out = new ArrayList<>();
+    array.forEach(n -> out.add(n.asText()));
+    return List.copyOf(out);
+  }
+
   private static List<Member> members(List<JsonNode> records) throws CallbackException {
     List<Member> out = new ArrayList<>();
     for (JsonNode r : records) {
@@ -363,7 +607,8 @@ public final class KafkaCallback implements ServiceCallback {
               k.path("directory_id").asText(null),
               k.path("initial_controllers").asText(null),
               k.path("started").asBoolean(false),
-              p.path("config_error").asText(null)));
+              p.path("config_error").asText(null),
+              texts(k.path("restart_pending"))));
     }
     return out;
   }

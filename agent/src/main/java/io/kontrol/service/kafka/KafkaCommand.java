@@ -20,6 +20,7 @@ import picocli.CommandLine.ParentCommand;
     subcommands = {
       KafkaSetupCommand.class,
       KafkaConfigureCommand.class,
+      KafkaRestartCommand.class,
       KafkaWatchCommand.class,
       KafkaReadyCommand.class,
       KafkaDrainCommand.class,

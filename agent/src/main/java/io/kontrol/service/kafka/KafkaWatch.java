@@ -23,7 +23,8 @@ import java.util.regex.Pattern;
  * </ul>
  *
  * The count and the last reason go to the payload ({@code kafka.restarts}, {@code
- * kafka.last_restart}), kept across pod restarts with the volume. Not thread-safe: one thread
+ * kafka.last_restart}), kept across pod restarts with the volume; a JVM that the leader's rolling
+ * restart ended ({@code kafka.rolled_pid}, see {@link KafkaRestart}) counts as rolled. Not thread-safe: one thread
  * ticks.
  */
 public final class KafkaWatch {
@@ -101,6 +102,8 @@ public final class KafkaWatch {
     if (lastPid != 0 && p.pid() != lastPid) {
       if (killed) {
         log.accept("kafka watch: broker started again (pid " + p.pid() + ")");
+      } else if (payload.read().path("kafka").path("rolled_pid").asLong(0) == lastPid) {
+        count("rolled: the group's leader restarted it (pid " + lastPid + " -> " + p.pid() + ")");
       } else {
         count("exited; supervisord started it again (pid " + lastPid + " -> " + p.pid() + ")");
       }

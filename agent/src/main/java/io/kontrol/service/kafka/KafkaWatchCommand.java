@@ -53,17 +53,7 @@ public final class KafkaWatchCommand implements Callable<Integer> {
     try (BrokerProbe probe = new BrokerProbe("127.0.0.1", jmxPort, probeMs)) {
       KafkaWatch watch =
           new KafkaWatch(
-              new KafkaWatch.Supervisor() {
-                @Override
-                public KafkaWatch.Program status() throws IOException {
-                  return KafkaWatch.Program.parse(broker.status());
-                }
-
-                @Override
-                public void kill() throws IOException {
-                  broker.kill();
-                }
-              },
+              broker,
               probe::probe,
               new PayloadFile(kafka.payload()),
               line -> {

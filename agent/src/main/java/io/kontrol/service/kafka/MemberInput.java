@@ -61,6 +61,11 @@ public record MemberInput(
     return in;
   }
 
+  /** The same input once the cluster has formed: without {@code initial_controllers}. */
+  public MemberInput afterFormation() {
+    return new MemberInput(clusterId, nodeId, seq, controller, bootstrap, null, refuse);
+  }
+
   public String toJson() {
     try {
       return JSON.writeValueAsString(this);

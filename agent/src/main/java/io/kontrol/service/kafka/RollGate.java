@@ -23,7 +23,7 @@ import org.apache.kafka.common.config.ConfigResource;
  * below its {@code min.insync.replicas}, and the KRaft quorum keeps a caught-up majority without
  * it. Also whether a broker is back in every ISR. Every call is bounded.
  */
-public final class RollGate implements AutoCloseable {
+public final class RollGate implements RollChecks {
 
   /** A voter that fetched from the leader this recently counts as caught up. */
   static final long CAUGHT_UP_MS = 10_000;
@@ -39,7 +39,7 @@ public final class RollGate implements AutoCloseable {
     return new RollGate(KafkaAdmins.brokers(bootstrap, "kontrol-roll-gate"));
   }
 
-  /** @return null when stopping {@code nodeId} is safe now, else why not (partition and ISR) */
+  @Override
   public String whyNot(int nodeId) throws IOException {
     Map<String, TopicDescription> topics = topics();
     Map<String, Integer> minIsr = minInsyncReplicas(topics.keySet());
@@ -79,7 +79,7 @@ public final class RollGate implements AutoCloseable {
     return null;
   }
 
-  /** @return null when {@code nodeId} is in the ISR of every partition it hosts, else the first few that lack it */
+  @Override
   public String outOfSync(int nodeId) throws IOException {
     List<String> out = new ArrayList<>();
     for (TopicDescription t : topics().values()) {
@@ -93,7 +93,7 @@ public final class RollGate implements AutoCloseable {
         + out.stream().limit(5).collect(Collectors.joining(", "));
   }
 
-  /** The ids of the brokers the cluster lists (unfenced ones). */
+  @Override
   public Set<Integer> brokers() throws IOException {
     return ids(KafkaAdmins.get(admin.describeCluster().nodes(), "describeCluster"));
   }

@@ -11,13 +11,15 @@ import java.util.List;
  * The broker as the kontrol/kafka image runs it: supervisord's {@code kafka} program, driven with
  * {@code supervisorctl}, and {@code kafka-storage.sh} for formatting. Every command is bounded.
  */
-public final class SupervisedBroker implements KafkaConfigure.Broker {
+public final class SupervisedBroker implements KafkaConfigure.Broker, KafkaWatch.Supervisor, KafkaRestart.Program {
 
   /** supervisord's program name. */
   public static final String PROGRAM = "kafka";
 
   private static final Duration CTL_TIMEOUT = Duration.ofSeconds(30);
   private static final Duration FORMAT_TIMEOUT = Duration.ofSeconds(120);
+  /** The program's stopwaitsecs (180), its startsecs and some slack. */
+  private static final Duration RESTART_TIMEOUT = Duration.ofSeconds(200);
 
   private final String storageTool;
 
@@ -27,12 +29,17 @@ public final class SupervisedBroker implements KafkaConfigure.Broker {
 
   @Override
   public boolean running() throws IOException {
-    String out = status();
+    String out = statusLine();
     return out.contains("RUNNING") || out.contains("STARTING") || out.contains("BACKOFF");
   }
 
+  @Override
+  public KafkaWatch.Program status() throws IOException {
+    return KafkaWatch.Program.parse(statusLine());
+  }
+
   /** The {@code supervisorctl status kafka} line. */
-  public String status() throws IOException {
+  public String statusLine() throws IOException {
     // `supervisorctl status` exits non-zero for a stopped program: read the state word instead
     return run(List.of("supervisorctl", "status", PROGRAM), CTL_TIMEOUT, false).output();
   }
@@ -55,7 +62,17 @@ public final class SupervisedBroker implements KafkaConfigure.Broker {
     return new AdminLiveConfig("localhost:" + BrokerConfig.BROKER_PORT, nodeId);
   }
 
+  /**
+   * Stops the broker (SIGTERM: a controlled shutdown, at most the program's stopwaitsecs) and
+   * starts it again; returns once supervisord counts it started.
+   */
+  @Override
+  public void restart() throws IOException {
+    run(List.of("supervisorctl", "restart", PROGRAM), RESTART_TIMEOUT, true);
+  }
+
   /** Sends the broker JVM SIGKILL (supervisord restarts it: autorestart). */
+  @Override
   public void kill() throws IOException {
     run(List.of("supervisorctl", "signal", "KILL", PROGRAM), CTL_TIMEOUT, true);
   }

@@ -275,4 +275,48 @@ class LiveAnnotationsTest {
       }
     }
   }
+
+  /**
+   * Failsafe: while etcd cannot be reached (here a flag standing for the agent's etcd contact,
+   * which {@code Sidecar} wires in), a changed template updates the annotations but re-renders
+   * nothing; the held re-run happens once etcd answers again.
+   */
+  @Test
+  void aTemplateChangedWhileEtcdIsAwayIsReRunOnlyOnceItIsBack() throws Exception {
+    Path podinfo = dir.resolve("podinfo");
+    kubeletWrite(podinfo, "nats.unity3d.com/config=\"v1\"");
+    Path annotations = dir.resolve("annotations.json");
+    Process automaton = automaton(annotations);
+    LastInputs inputs = new LastInputs();
+    Map<String, String> env = Map.of("KONTROL_PODINFO", podinfo.toString(), "KONTROL_ANNOTATIONS_FILE", annotations.toString());
+    PeerConfig config = PeerConfig.newBuilder().port(0).socket(dir.resolve("sock")).build();
+    java.util.concurrent.atomic.AtomicBoolean etcdAway = new java.util.concurrent.atomic.AtomicBoolean();
+    try (PeerServer peers = PeerServer.start(config, StatusSource.none(), io.kontrol.agent.metrics.AgentEvents.NONE, inputs);
+        PeerClient peer = new PeerClient(config);
+        LiveAnnotations live = LiveAnnotations.start(env, "pod-1", dir.resolve("sock"), inputs, null)) {
+      live.holdWhile(etcdAway::get);
+      assertThat(peer.transition("127.0.0.1", peers.port(), "configure", INPUT, true, Duration.ofSeconds(30)).outcome())
+          .isEqualTo(PeerOutcome.OK);
+      assertThat(runs()).hasSize(1);
+
+      etcdAway.set(true);
+      kubeletWrite(podinfo, "nats.unity3d.com/config=\"v2\"");
+      await().atMost(Duration.ofSeconds(20)).until(() -> Files.readString(annotations).contains("v2"));
+      // two re-scans later, still nothing re-rendered
+      await().during(LiveAnnotations.RESCAN.multipliedBy(2)).atMost(LiveAnnotations.RESCAN.multipliedBy(3))
+          .until(() -> runs().size() == 1);
+
+      etcdAway.set(false);
+      await().atMost(LiveAnnotations.RESCAN.plusSeconds(10)).until(() -> runs().size() == 2);
+      assertThat(runs().get(1)).startsWith("input=" + INPUT + " file=").contains("\"nats.unity3d.com/config\":\"v2\"");
+      // released once: later re-scans re-run nothing more
+      await().during(LiveAnnotations.RESCAN.plusSeconds(1)).atMost(LiveAnnotations.RESCAN.plusSeconds(3))
+          .until(() -> runs().size() == 2);
+    } finally {
+      automaton.destroy();
+      if (!automaton.waitFor(15, TimeUnit.SECONDS)) {
+        automaton.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+      }
+    }
+  }
 }

@@ -155,10 +155,10 @@ class BootTest {
         assertThat(marker).as("the automaton ran its terminal state").exists();
         assertThat(etcd.getKVClient().get(key).get(30, TimeUnit.SECONDS).getCount()).as("record gone").isZero();
         assertThat(ProcessHandle.of(supervisordPid).map(ProcessHandle::isAlive).orElse(false)).as("supervisord exited").isFalse();
-        // the metadata endpoint that never answers cost boot a few seconds at most
-        Matcher ready = Pattern.compile("boot: ready in (\\d+) ms").matcher(log);
-        assertThat(ready.find()).as(log).isTrue();
-        assertThat(Long.parseLong(ready.group(1))).isLessThan(10_000);
+        // the metadata endpoint that never answers was given up on (within its budget, enforced
+        // by Ec2Identity and tested there): the identity has no EC2 fields and boot went on
+        assertThat(log).contains("identity: id=boot-0 ip=127.0.0.9 host=null eip=null")
+            .containsPattern("boot: ready in \\d+ ms");
       } finally {
         if (boot.isAlive()) {
           boot.destroyForcibly().waitFor(10, TimeUnit.SECONDS);

@@ -3,6 +3,7 @@ package io.kontrol.agent.callback;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.kontrol.automaton.testing.Pids;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,6 +43,18 @@ class CallbackRunnerTest {
   }
 
   @Test
+  void aCallbackPrinting100MiBIsReadToTheEndKeepingOneMiBAndIsNoStateWithTheReason() throws Exception {
+    // valid JSON followed by 100 MiB of spaces: as a whole it would parse, but it is over the limit
+    CallbackResult r = new CallbackRunner("echo '{\"a\":1}'; head -c 104857600 /dev/zero | tr '\\0' ' '; echo '{}'",
+        Duration.ofSeconds(20)).run(Map.of("PATH", "/usr/bin:/bin"));
+    assertThat(r.exitCode()).as("the callback was not blocked on a full pipe").isZero();
+    assertThat(r.stdoutCut()).isTrue();
+    assertThat(r.stdout()).as("what is kept is bounded").hasSize(CallbackRunner.MAX_STDOUT);
+    assertThat(r.state()).isEmpty();
+    assertThat(r.failure()).isEqualTo("printed more than 1 MiB on stdout (the rest was read and dropped): a state is at most 1 MiB of JSON");
+  }
+
+  @Test
   void timeoutKillsTheWholeProcessGroup() throws Exception {
     Path pidFile = dir.resolve("child.pid");
     // the shell starts a child that would outlive a plain kill of the shell
@@ -52,6 +65,6 @@ class CallbackRunnerTest {
     assertThat(r.failure()).contains("timed out");
     long child = Long.parseLong(Files.readString(pidFile).trim());
     await().atMost(Duration.ofSeconds(5))
-        .until(() -> ProcessHandle.of(child).map(h -> !h.isAlive()).orElse(true));
+        .until(() -> Pids.gone(child));
   }
 }

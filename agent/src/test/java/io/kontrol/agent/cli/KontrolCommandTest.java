@@ -7,6 +7,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -29,7 +30,8 @@ class KontrolCommandTest {
   static Run run(Map<String, String> env, String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    CommandLine cl = KontrolCommand.commandLine(new KontrolCommand(env));
+    // as main() builds it
+    CommandLine cl = KontrolCommand.forArgs(new KontrolCommand(env), args);
     cl.setOut(new PrintWriter(out));
     cl.setErr(new PrintWriter(err));
     int code = cl.execute(args);
@@ -105,5 +107,56 @@ class KontrolCommandTest {
     Run r = run(GOOD, "--help");
     assertThat(r.code()).isZero();
     assertThat(r.out()).contains("run").contains("--damper");
+  }
+
+  @Test
+  void helpListsEverySubcommandInOrder() {
+    Run r = run(GOOD, "--help");
+    assertThat(r.code()).isZero();
+    assertThat(r.out()).containsSubsequence("  run ", "  render ", "  peer ", "  status ", "  config ", "  identity ",
+        "  boot ", "  callback ", "  haproxy ", "  kafka ");
+  }
+
+  /** The subcommand a parse ended in, as names from the top ({@code [kontrol, peer, status]}). */
+  static List<String> parsed(CommandLine cl, String... args) {
+    try {
+      return cl.parseArgs(args).asCommandLineList().stream().map(c -> c.getCommandName()).toList();
+    } catch (CommandLine.ParameterException e) {
+      return List.of("error: " + e.getMessage());
+    }
+  }
+
+  @Test
+  void aProcessBuildsOnlyTheSubcommandItRunsAndParsesAsTheWholeCommandLineDoes() {
+    KontrolCommand top = new KontrolCommand(GOOD);
+    assertThat(KontrolCommand.forArgs(top, "run", "--etcd", "x").getSubcommands().keySet()).containsExactly("run");
+    assertThat(KontrolCommand.forArgs(top, "peer", "127.0.0.1", "status").getSubcommands().keySet()).containsExactly("peer");
+    assertThat(KontrolCommand.forArgs(top, "--help").getSubcommands()).hasSize(KontrolCommand.SUBCOMMANDS.size());
+    assertThat(KontrolCommand.forArgs(top).getSubcommands()).hasSize(KontrolCommand.SUBCOMMANDS.size());
+    String[][] cases = {
+      {},
+      {"run"},
+      {"run", "--etcd", "x", "--ttl", "5"},
+      {"-d", "--id", "p1"},
+      {"--id", "boot"}, // an option's value that is a subcommand's name: the agent, as before
+      {"--id", "boot", "run"}, // ... and then the subcommand: run
+      {"--id", "run", "boot"},
+      {"boot", "--env-file", "/tmp/e"},
+      {"peer", "127.0.0.1", "status"},
+      {"peer", "127.0.0.1", "transition", "configure"},
+      {"callback", "nats"},
+      {"kafka", "ready"},
+      {"config", "get", "default/app"},
+      {"status", "--group", "app"},
+      {"render", "--dry-run"},
+      {"runn"}, // a typo: the whole command line's error
+      {"run", "--bogus"},
+      {"run", "boot"},
+    };
+    for (String[] args : cases) {
+      assertThat(parsed(KontrolCommand.forArgs(new KontrolCommand(GOOD), args), args))
+          .as("kontrol %s", String.join(" ", args))
+          .isEqualTo(parsed(KontrolCommand.commandLine(new KontrolCommand(GOOD)), args));
+    }
   }
 }

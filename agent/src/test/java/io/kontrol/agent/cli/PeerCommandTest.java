@@ -2,10 +2,11 @@ package io.kontrol.agent.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.kontrol.agent.rpc.AutomatonProcess;
 import io.kontrol.agent.rpc.PeerConfig;
 import io.kontrol.agent.rpc.PeerServer;
+import io.kontrol.agent.rpc.PeerTestManifest;
 import io.kontrol.agent.rpc.StatusSource;
+import io.kontrol.automaton.testing.AutomatonExtension;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code kontrol peer}, {@code kontrol status} and {@code kontrol identity}: output and exit codes. */
@@ -22,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 class PeerCommandTest {
 
   @TempDir static Path dir;
-  static AutomatonProcess automaton;
+  @RegisterExtension static final AutomatonExtension automaton = AutomatonExtension.manifest(PeerTestManifest.YAML).build();
   static PeerServer server;
 
   final StringWriter out = new StringWriter();
@@ -30,8 +32,7 @@ class PeerCommandTest {
 
   @BeforeAll
   static void start() throws Exception {
-    automaton = AutomatonProcess.start(dir);
-    server = PeerServer.start(PeerConfig.newBuilder().port(0).socket(automaton.socket).token("t0k3n").build(),
+    server = PeerServer.start(PeerConfig.newBuilder().port(0).socket(automaton.socket()).token("t0k3n").build(),
         reply -> reply.setId("pod-7").setIp("10.0.0.7"));
   }
 
@@ -39,9 +40,6 @@ class PeerCommandTest {
   static void stop() throws Exception {
     if (server != null) {
       server.close();
-    }
-    if (automaton != null) {
-      automaton.close();
     }
   }
 

@@ -3,6 +3,7 @@ package io.kontrol.agent.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.kontrol.automaton.testing.Pids;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -126,7 +127,7 @@ class RenderCommandTest {
         .isEqualTo(RenderCommand.RENDER_FAILED);
     assertThat(err.toString()).contains("did not finish within 1 s");
     long child = Long.parseLong(Files.readString(pid).trim());
-    await().atMost(Duration.ofSeconds(5)).until(() -> ProcessHandle.of(child).map(h -> !h.isAlive()).orElse(true));
+    await().atMost(Duration.ofSeconds(5)).until(() -> Pids.gone(child));
   }
 
   @Test

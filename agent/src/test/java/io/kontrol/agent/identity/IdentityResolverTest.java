@@ -202,6 +202,22 @@ class IdentityResolverTest {
   }
 
   @Test
+  void theAwsAndKubernetesVariablesAreReadAsTheirOwnersDefineThem() {
+    // the AWS SDKs' rule: only "true" (any case, blanks around) disables the metadata service
+    assertThat(Ec2Identity.fromEnv(Map.of("AWS_EC2_METADATA_DISABLED", " TRUE ",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1"))).isEmpty();
+    assertThat(Ec2Identity.fromEnv(Map.of("AWS_EC2_METADATA_DISABLED", "yes",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT", " http://127.0.0.1:1 "))).isPresent();
+    // blank counts as unset, as for every variable kontrol reads
+    assertThat(KubernetesIdentity.namespace(Map.of("NAMESPACE", "  "))).isEqualTo("default");
+    assertThat(KubernetesIdentity.namespace(Map.of("NAMESPACE", " prod "))).isEqualTo("prod");
+    assertThat(KubernetesIdentity.inCluster(Map.of("KUBERNETES_SERVICE_HOST", " "))).isFalse();
+    assertThatThrownBy(() -> KubernetesIdentity.podName(Map.of("HOSTNAME", "")))
+        .isInstanceOf(IdentityException.class).hasMessage("HOSTNAME is not set: cannot tell which pod this is");
+    assertThat(IdentityResolver.debug(Map.of("KONTROL_MODE", "master, Debug"))).isTrue();
+  }
+
+  @Test
   void aMalformedJsonVariableIsAClearError() {
     Map<String, String> env = Map.of("KONTROL_LABELS", "app=nats", "KONTROL_MODE", "debug");
     assertThatThrownBy(() -> new IdentityResolver(env, Optional::empty, Optional::empty).resolve())

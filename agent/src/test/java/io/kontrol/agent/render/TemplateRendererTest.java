@@ -53,16 +53,37 @@ class TemplateRendererTest {
         Files.readString(Path.of("../images/nats/nats.conf.j2"), StandardCharsets.UTF_8);
     for (List<String> peers :
         List.of(List.of("172.18.0.2"), List.of("172.18.0.4", "172.18.0.2", "172.18.0.3"))) {
-      Map<String, Object> variables = Map.of("group", "nats", "ip", "172.18.0.2", "peers", peers);
+      // as images/nats/configure gives them when the group has no configuration of its own
+      Map<String, Object> variables = Map.of("group", "nats", "ip", "172.18.0.2", "peers", peers,
+          "name", "", "routes", List.of(), "leafnodes", List.of());
       String ours = TemplateRenderer.strict().render(template, variables);
       assertThat(ours).isEqualTo(Jinja2Reference.render(template, variables, scratch));
-      assertThat(ours).contains("name: nats\n").doesNotContain("172.18.0.2:4244");
+      assertThat(ours).contains("name: \"nats\"\n").doesNotContain("172.18.0.2:4244");
       for (String peer : peers) {
         if (!peer.equals("172.18.0.2")) {
           assertThat(ours).contains("nats-route://" + peer + ":4244");
         }
       }
     }
+  }
+
+  @Test
+  void theNatsImageTemplateLeavesOutExtraRoutesThatNameABrokerOfTheGroup() throws Exception {
+    String template =
+        Files.readString(Path.of("../images/nats/nats.conf.j2"), StandardCharsets.UTF_8);
+    // the seed's payload lists every broker of the group, then one outside
+    Map<String, Object> variables = Map.of("group", "nats", "ip", "172.18.0.2",
+        "peers", List.of("172.18.0.2", "172.18.0.3", "172.18.0.4"), "name", "CLUSTER_A",
+        "routes", List.of("nats://172.18.0.2:4244", "nats-route://172.18.0.3:4244", "nats://172.18.0.4:4244",
+            "nats://another-route:6222", "nats://172.18.0.3:6222"),
+        "leafnodes", List.of());
+    String ours = TemplateRenderer.strict().render(template, variables);
+    assertThat(ours).isEqualTo(Jinja2Reference.render(template, variables, scratch));
+    assertThat(ours)
+        .contains("name: \"CLUSTER_A\"")
+        .contains("nats-route://172.18.0.3:4244\n", "nats-route://172.18.0.4:4244\n")
+        .contains("\"nats://another-route:6222\"", "\"nats://172.18.0.3:6222\"")
+        .doesNotContain("172.18.0.2:4244", "\"nats-route://172.18.0.3:4244\"", "\"nats://172.18.0.4:4244\"");
   }
 
   @Test

@@ -5,14 +5,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.kontrol.agent.rpc.v1.Group;
 import io.kontrol.agent.rpc.v1.StatusReply;
+import io.kontrol.automaton.socket.SocketServer;
+import io.kontrol.automaton.testing.AutomatonExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The peer API over loopback gRPC, with a real automaton behind it. */
@@ -22,22 +23,10 @@ class PeerServerTest {
   static final Duration T = Duration.ofSeconds(10);
 
   @TempDir static Path dir;
-  static AutomatonProcess automaton;
-
-  @BeforeAll
-  static void startAutomaton() throws Exception {
-    automaton = AutomatonProcess.start(dir);
-  }
-
-  @AfterAll
-  static void stopAutomaton() throws Exception {
-    if (automaton != null) {
-      automaton.close();
-    }
-  }
+  @RegisterExtension static final AutomatonExtension automaton = AutomatonExtension.manifest(PeerTestManifest.YAML).build();
 
   static PeerConfig.Builder config() {
-    return PeerConfig.newBuilder().port(0).socket(automaton.socket);
+    return PeerConfig.newBuilder().port(0).socket(automaton.socket());
   }
 
   @Nested
@@ -61,7 +50,7 @@ class PeerServerTest {
         String json = "{\"peers\": [\"10.0.0.1\", \"10.0.0.2\"], \"quote\": \"it's\"}";
         TransitionResult r = client.transition("127.0.0.1", server.port(), "echo", json, true, T);
         assertThat(r.outcome()).isEqualTo(PeerOutcome.OK);
-        assertThat(Files.readString(automaton.dir.resolve("input"))).isEqualTo(json);
+        assertThat(Files.readString(automaton.dir().resolve("input"))).isEqualTo(json);
       }
     }
 
@@ -94,15 +83,20 @@ class PeerServerTest {
     }
 
     @Test
-    void anInputOverOneMebibyteIsRejectedAndChangesNothing() throws Exception {
+    void aTransitionOverTheAutomatonsLineLimitIsRejectedAndChangesNothing() throws Exception {
       try (PeerServer server = PeerServer.start(config().build(), StatusSource.none());
           PeerClient client = new PeerClient(config().build())) {
         client.transition("127.0.0.1", server.port(), "ready", null, true, T);
-        String big = "x".repeat((1 << 20) + 1);
-        TransitionResult r = client.transition("127.0.0.1", server.port(), "echo", big, true, T);
+        // the automaton reads lines of at most 64 KiB: one byte more is refused here, with the reason
+        String over = "x".repeat(SocketServer.MAX_LINE - "WAIT echo ".length() + 1);
+        TransitionResult r = client.transition("127.0.0.1", server.port(), "echo", over, true, T);
         assertThat(r.outcome()).isEqualTo(PeerOutcome.REFUSED);
-        assertThat(r.reason()).contains("INVALID_ARGUMENT").contains("1 MiB");
+        assertThat(r.reason()).contains("INVALID_ARGUMENT").contains((SocketServer.MAX_LINE + 1) + " bytes").contains("64 KiB");
         assertThat(automaton.state()).isEqualTo("ready");
+
+        String atLimit = over.substring(1);
+        assertThat(client.transition("127.0.0.1", server.port(), "echo", atLimit, true, T).ok()).as("exactly 64 KiB").isTrue();
+        assertThat(client.transition("127.0.0.1", server.port(), "ready", null, true, T).ok()).isTrue();
       }
     }
 
@@ -110,10 +104,17 @@ class PeerServerTest {
     void aStateWithSpacesOrAMultiLineInputIsRejected() throws Exception {
       try (PeerServer server = PeerServer.start(config().build(), StatusSource.none());
           PeerClient client = new PeerClient(config().build())) {
+        assertThat(client.transition("127.0.0.1", server.port(), "ready", null, true, T).ok()).isTrue();
         assertThat(client.transition("127.0.0.1", server.port(), "ready now", null, false, T).reason())
             .contains("one tag");
         assertThat(client.transition("127.0.0.1", server.port(), "echo", "{\n}", false, T).reason())
             .contains("one line");
+        // the automaton would answer KO to a control character: the peer API says why instead
+        assertThat(client.transition("127.0.0.1", server.port(), "ec\u0001ho", null, false, T).reason())
+            .contains("control characters");
+        assertThat(client.transition("127.0.0.1", server.port(), "echo", "{\"a\":\"\u0000\"}", false, T).reason())
+            .contains("control character 0x0 at offset 6");
+        assertThat(automaton.state()).isEqualTo("ready");
       }
     }
 

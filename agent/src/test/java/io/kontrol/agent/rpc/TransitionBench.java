@@ -1,5 +1,6 @@
 package io.kontrol.agent.rpc;
 
+import io.kontrol.automaton.testing.AutomatonProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,8 +21,8 @@ public final class TransitionBench {
   public static void main(String[] args) throws Exception {
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 2000;
     Path dir = Files.createTempDirectory("transition-bench");
-    try (AutomatonProcess automaton = AutomatonProcess.start(dir)) {
-      PeerConfig config = PeerConfig.newBuilder().port(0).socket(automaton.socket).token("bench").build();
+    try (AutomatonProcess automaton = AutomatonProcess.start(dir, PeerTestManifest.YAML)) {
+      PeerConfig config = PeerConfig.newBuilder().port(0).socket(automaton.socket()).token("bench").build();
       try (PeerServer server = PeerServer.start(config, StatusSource.none());
           PeerClient client = new PeerClient(config)) {
         Duration timeout = Duration.ofSeconds(10);

@@ -44,25 +44,7 @@ class ConfiguratorTest {
   private Map<String, String> env;
 
   /** The seed README's HTTP template, on loopback ports given through env. */
-  private static final String TEMPLATE =
-      String.join("\n",
-          "defaults",
-          "  mode http",
-          "  timeout connect 2s",
-          "  timeout client 10s",
-          "  timeout server 10s",
-          "",
-          "frontend proxy",
-          "  bind                127.0.0.1:{{ env.PROXY_PORT }}",
-          "  default_backend     http",
-          "",
-          "backend http",
-          "  balance             roundrobin",
-          "  {%- for key in hosts %}",
-          "  {%- for ip in hosts[key] %}",
-          "  server {{key}}-{{loop.index}} {{ip}}:{{ env.PORT_A if loop.index == 1 else env.PORT_B }}",
-          "  {%- endfor %}",
-          "  {%- endfor %}");
+  private static final String TEMPLATE = HaproxyProcess.TEMPLATE;
 
   /** Two slots for app web: unused ones disabled on a placeholder address. */
   private static final String SLOTS =
@@ -146,6 +128,7 @@ class ConfiguratorTest {
 
     assertThat(o.ok()).as(o.logLine()).isTrue();
     assertThat(o.mode()).isEqualTo("reload");
+    assertThat(o.message()).matches("reloaded, confirmed by show proc \\d+ ms after the reload command");
     assertThat(o.reloads()).isEqualTo(before.reloads() + 1);
     assertThat(o.failedReloads()).isZero();
     assertThat(o.workerPid()).isNotEqualTo(before.newest().orElseThrow().pid());

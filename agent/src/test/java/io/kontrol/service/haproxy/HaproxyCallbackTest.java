@@ -140,8 +140,25 @@ class HaproxyCallbackTest {
     assertThat(configured("10.0.0.1")).isEqualTo(before1 + 1);
     assertThat(configured("10.0.0.2")).isEqualTo(before2);
 
-    run(pods(record("haproxy", "10.0.0.1", "n1", "{}"), record("haproxy", "10.0.0.2", "n2", "{\"haproxy\":{\"status\":\"error\",\"stage\":\"check\"}}"), record("web", "10.0.1.1", "a", "{}")), state, null);
+    String failing = pods(record("haproxy", "10.0.0.1", "n1", "{}"), record("haproxy", "10.0.0.2", "n2", "{\"haproxy\":{\"status\":\"error\",\"stage\":\"check\"}}"), record("web", "10.0.1.1", "a", "{}"));
+    String retried = run(failing, state, null);
     assertThat(configured("10.0.0.2")).isEqualTo(before2 + 1);
+    assertThat(configured("10.0.0.1")).isEqualTo(before1 + 1);
+
+    // it fails again with the same hosts (its own template): not sent again at every change of its
+    // record, which would repeat a failed reload each time
+    String failingAgain = failing.replace("\"stage\":\"check\"", "\"stage\":\"check\",\"at\":\"later\"");
+    String after = run(failingAgain, retried, null);
+    assertThat(configured("10.0.0.2")).isEqualTo(before2 + 1);
+    assertThat(log).anyMatch(l -> l.contains("[10.0.0.2] still fail with these hosts after one more try: not sent again"));
+    assertThat(run(failingAgain, after, null)).isEqualTo(after);
+    assertThat(configured("10.0.0.2")).isEqualTo(before2 + 1);
+
+    // new hosts go to every proxy, the failing one included, and it is given one more try again
+    String moved = run(failing.replace("10.0.1.1", "10.0.1.2"), after, null);
+    assertThat(configured("10.0.0.2")).isEqualTo(before2 + 2);
+    run(failingAgain.replace("10.0.1.1", "10.0.1.2"), moved, null);
+    assertThat(configured("10.0.0.2")).isEqualTo(before2 + 3);
   }
 
   @Test

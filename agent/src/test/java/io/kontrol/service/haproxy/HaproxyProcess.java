@@ -23,6 +23,27 @@ import java.util.concurrent.TimeUnit;
  */
 final class HaproxyProcess implements AutoCloseable {
 
+  /** The seed README's HTTP template, on loopback ports given through env. */
+  static final String TEMPLATE =
+      String.join("\n",
+          "defaults",
+          "  mode http",
+          "  timeout connect 2s",
+          "  timeout client 10s",
+          "  timeout server 10s",
+          "",
+          "frontend proxy",
+          "  bind                127.0.0.1:{{ env.PROXY_PORT }}",
+          "  default_backend     http",
+          "",
+          "backend http",
+          "  balance             roundrobin",
+          "  {%- for key in hosts %}",
+          "  {%- for ip in hosts[key] %}",
+          "  server {{key}}-{{loop.index}} {{ip}}:{{ env.PORT_A if loop.index == 1 else env.PORT_B }}",
+          "  {%- endfor %}",
+          "  {%- endfor %}");
+
   static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
   final Path dir;

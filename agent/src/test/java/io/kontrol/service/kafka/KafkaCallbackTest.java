@@ -29,6 +29,40 @@ class KafkaCallbackTest {
   private final Map<String, MemberInput> sent = new ConcurrentHashMap<>();
   private final List<String> log = new CopyOnWriteArrayList<>();
   private final FakeQuorum quorum = new FakeQuorum();
+  /** What the roll did, in order: gate checks, restarts, back-in-ISR checks. */
+  private final List<String> roll = new CopyOnWriteArrayList<>();
+  private final FakeGate gate = new FakeGate();
+  private final List<String> rollStatus = new CopyOnWriteArrayList<>();
+
+  /** The brokers' answers to the roll: scripted refusals, and a broker back one check after its restart. */
+  final class FakeGate implements RollChecks {
+    final List<String> refusals = new CopyOnWriteArrayList<>();
+    volatile boolean closed;
+
+    @Override
+    public String whyNot(int nodeId) {
+      roll.add("gate " + nodeId);
+      return refusals.isEmpty() ? null : refusals.size() == 1 ? refusals.get(0) : refusals.remove(0);
+    }
+
+    @Override
+    public String outOfSync(int nodeId) {
+      // out of sync at the first check after its restart, back at the second
+      boolean first = !roll.get(roll.size() - 1).equals("behind " + nodeId);
+      roll.add(first ? "behind " + nodeId : "back " + nodeId);
+      return first ? "broker " + nodeId + " is not in the ISR of t-0" : null;
+    }
+
+    @Override
+    public java.util.Set<Integer> brokers() {
+      return java.util.Set.of(0, 1, 2, 3);
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+    }
+  }
 
   static final class FakeQuorum implements Quorum {
     final List<Replica> voters = new CopyOnWriteArrayList<>();
@@ -61,11 +95,45 @@ class KafkaCallbackTest {
     }
   }
 
+  /** The formation wait the callbacks get: none unless a test sets one. */
+  private KafkaCallback.FormationWait formation = KafkaCallback.FormationWait.NONE;
+
+  /** A formation wait of {@code bound} that began {@code agoMs} before the run; counts its ends. */
+  static final class FakeWait implements KafkaCallback.FormationWait {
+    final Duration bound;
+    final long agoMs;
+    final AtomicInteger done = new AtomicInteger();
+
+    FakeWait(Duration bound, long agoMs) {
+      this.bound = bound;
+      this.agoMs = agoMs;
+    }
+
+    @Override
+    public Duration bound() {
+      return bound;
+    }
+
+    @Override
+    public long since(long nowMs) {
+      return nowMs - agoMs;
+    }
+
+    @Override
+    public void done() {
+      done.incrementAndGet();
+    }
+  }
+
   private KafkaCallback callback() {
     return new KafkaCallback(
         new Fanout(
             (ip, state, input) -> {
-              sent.put(ip, MemberInput.parse(input));
+              if (state.equals(KafkaCallback.RESTART)) {
+                roll.add("restart " + ip);
+              } else {
+                sent.put(ip, MemberInput.parse(input));
+              }
               return null;
             },
             log::add),
@@ -73,7 +141,13 @@ class KafkaCallbackTest {
         3,
         log::add,
         Duration.ofSeconds(2),
-        Duration.ofMillis(10));
+        Duration.ofMillis(10),
+        bootstrap -> {
+          roll.add("connect " + bootstrap);
+          return gate;
+        },
+        rollStatus::add,
+        formation);
   }
 
   private String run(String pods, String state) throws CallbackException {
@@ -133,6 +207,79 @@ class KafkaCallbackTest {
     assertThat(sent.get("10.0.0.3").controller()).isFalse();
     assertThat(s.get("initial_controllers").asText()).isEqualTo(initial);
     assertThat(quorum.changes).isEmpty();
+  }
+
+  @Test
+  void formationWaitsForAllTheControllersThenFormsWithThemAtOnce() throws Exception {
+    FakeWait wait = new FakeWait(Duration.ofSeconds(30), 5_000);
+    formation = wait;
+    // pods started together: the third registers after the leader's first run
+    assertThatThrownBy(() -> run(pods(pod(0, fresh(0)), pod(1, fresh(1))), ""))
+        .isInstanceOf(CallbackException.class)
+        .hasMessageContaining("forming waits for 3 controllers, 2 present (0 (kafka-0), 1 (kafka-1), 2 pod(s) in the group)")
+        .hasMessageContaining("25 s more at most");
+    assertThat(sent).isEmpty();
+    assertThat(wait.done).hasValue(0);
+
+    String state = run(pods(pod(0, fresh(0)), pod(1, fresh(1)), pod(2, fresh(2))), "");
+    assertThat(wait.done).hasValue(1);
+    assertThat(sent).hasSize(3);
+    // the failed run kept nothing (its cluster id U1 was never sent): U2 and three directories
+    JsonNode s = JSON.readTree(state);
+    assertThat(s.get("cluster_id").asText()).isEqualTo("U2");
+    assertThat(s.get("initial_controllers").asText()).isEqualTo("0@kafka-0:9093:U3,1@kafka-1:9093:U4,2@kafka-2:9093:U5");
+  }
+
+  @Test
+  void theRunAfterFormationDoesNotConfigureThePodsAgain() throws Exception {
+    String state = run(pods(pod(0, fresh(0)), pod(1, fresh(1)), pod(2, fresh(2))), "");
+    assertThat(sent).hasSize(3);
+    // the pods formatted their volumes with the initial controllers' directories and started
+    for (int i = 0; i < 3; i++) {
+      quorum.voters.add(new Quorum.Replica(i, "U" + (i + 2), 100));
+    }
+    sent.clear();
+    run(pods(pod(0, formatted(0, "U1", 0, "U2")), pod(1, formatted(1, "U1", 1, "U3")), pod(2, formatted(2, "U1", 2, "U4"))), state);
+    assertThat(sent).isEmpty();
+    assertThat(log).anyMatch(l -> l.contains("3 pod(s) already configured"));
+
+    // an empty volume still gets its input again (its pod restarted with a new nonce: a new pod)
+    ObjectNode again = pod(1, fresh(1));
+    again.put("nonce", "n1-again");
+    run(pods(pod(0, formatted(0, "U1", 0, "U2")), again, pod(2, formatted(2, "U1", 2, "U4"))), state);
+    assertThat(sent).containsOnlyKeys("10.0.0.1");
+    assertThat(sent.get("10.0.0.1").initialControllers()).isNull();
+  }
+
+  @Test
+  void aControllerThatHasNotPublishedItsHostIsWaitedForToo() {
+    formation = new FakeWait(Duration.ofSeconds(30), 0);
+    assertThatThrownBy(() -> run(pods(pod(0, fresh(0)), pod(1, fresh(1)), pod(2, null)), ""))
+        .isInstanceOf(CallbackException.class)
+        .hasMessageContaining("2 present")
+        .hasMessageContaining("3 pod(s) in the group");
+    assertThat(sent).isEmpty();
+  }
+
+  @Test
+  void afterItsWaitALonePodFormsAOneVoterCluster() throws Exception {
+    FakeWait wait = new FakeWait(Duration.ofSeconds(30), 31_000);
+    formation = wait;
+    String state = run(pods(pod(0, fresh(0))), "");
+    assertThat(sent.get("10.0.0.0").initialControllers()).isEqualTo("0@kafka-0:9093:U2");
+    assertThat(JSON.readTree(state).get("formed").asBoolean()).isTrue();
+    assertThat(wait.done).hasValue(1);
+    assertThat(log).anyMatch(l -> l.contains("forming with 1 of 3 controllers (0 (kafka-0)) after waiting 31 s"));
+  }
+
+  @Test
+  void aFormedClusterDoesNotWaitForControllers() throws Exception {
+    FakeWait wait = new FakeWait(Duration.ofSeconds(30), 0);
+    formation = wait;
+    quorum.voters.add(new Quorum.Replica(0, "D0", 100));
+    run(pods(pod(0, formatted(0, "C", 0, "D0"))), "{\"cluster_id\":\"C\",\"formed\":true,\"controllers\":3}");
+    assertThat(wait.done).hasValue(0);
+    assertThat(log).noneMatch(l -> l.contains("forming"));
   }
 
   @Test
@@ -201,6 +348,36 @@ class KafkaCallbackTest {
   }
 
   @Test
+  void aVolumeOfAnotherClusterIsSentItsInputOnceAndAgainOnlyWithANewNonce() throws Exception {
+    quorum.voters.addAll(List.of(new Quorum.Replica(0, "D0", 100), new Quorum.Replica(1, "D1", 100)));
+    // the pod refused its input: its payload says so, and that it did not start
+    ObjectNode foreign = pod(2, formatted(2, "OTHER", 2, "DX").put("started", false));
+    foreign.with("payload").put("config_error", "the volume /data/kafka/data belongs to Kafka cluster OTHER");
+    String state =
+        run(pods(pod(0, formatted(0, "C", 0, "D0")), pod(1, formatted(1, "C", 1, "D1")), foreign), "{\"cluster_id\":\"C\",\"formed\":true,\"controllers\":3}");
+    // the first run of this state knows no member's last input: all three get theirs
+    assertThat(sent).containsKey("10.0.0.2");
+    assertThat(sent.get("10.0.0.2").clusterId()).isEqualTo("C");
+    // it is no controller of this cluster: not in the quorum's bootstrap
+    assertThat(sent.get("10.0.0.0").bootstrap()).containsExactly("kafka-0:9093", "kafka-1:9093");
+    // neither a voter change nor a roll for it
+    assertThat(quorum.changes).isEmpty();
+
+    sent.clear();
+    state = run(pods(pod(0, formatted(0, "C", 0, "D0")), pod(1, formatted(1, "C", 1, "D1")), foreign), state);
+    assertThat(sent).isEmpty();
+    assertThat(log).anyMatch(l -> l.contains("3 pod(s) already configured"));
+
+    // the pod back with another volume (a new agent start, a new nonce) gets its input again
+    ObjectNode back = pod(2, fresh(2));
+    back.put("nonce", "n2-again");
+    run(pods(pod(0, formatted(0, "C", 0, "D0")), pod(1, formatted(1, "C", 1, "D1")), back), state);
+    assertThat(sent.get("10.0.0.2").nodeId()).isEqualTo(2);
+    // now a controller of this cluster: every pod gets the longer bootstrap
+    assertThat(sent.values()).hasSize(3).allSatisfy(in -> assertThat(in.bootstrap()).contains("kafka-2:9093"));
+  }
+
+  @Test
   void aPodThatHasNotPublishedItsHostIsSkipped() throws Exception {
     run(pods(pod(0, fresh(0)), pod(1, null)), "");
     assertThat(sent).containsOnlyKeys("10.0.0.0");
@@ -210,7 +387,14 @@ class KafkaCallbackTest {
   @Test
   void aPodThatDoesNotAnswerFailsTheRun() {
     KafkaCallback cb =
-        new KafkaCallback(new Fanout((ip, state, input) -> ip.endsWith(".1") ? "DEADLINE_EXCEEDED" : null, log::add), quorum, 3, log::add);
+        new KafkaCallback(
+            new Fanout((ip, state, input) -> ip.endsWith(".1") ? "DEADLINE_EXCEEDED" : null, log::add),
+            quorum,
+            3,
+            log::add,
+            bootstrap -> gate,
+            rollStatus::add,
+            KafkaCallback.FormationWait.NONE);
     assertThatThrownBy(() -> cb.run(CallbackInput.parse(pods(pod(0, fresh(0)), pod(1, fresh(1))), "", log::add)))
         .isInstanceOf(CallbackException.class)
         .hasMessageContaining("10.0.0.1 (DEADLINE_EXCEEDED)");
@@ -223,5 +407,81 @@ class KafkaCallbackTest {
     assertThatThrownBy(() -> KafkaCallback.controllers(Map.of("kafka.unity3d.com/controllers", "2")))
         .isInstanceOf(CallbackException.class)
         .hasMessage("annotation kafka.unity3d.com/controllers is '2': expected 1, 3 or 5");
+  }
+
+  private static ObjectNode pending(ObjectNode kafka, String... keys) {
+    ArrayNode a = kafka.putArray("restart_pending");
+    for (String k : keys) {
+      a.add(k);
+    }
+    return kafka;
+  }
+
+  private String formedWithVoters012() {
+    quorum.voters.addAll(List.of(new Quorum.Replica(0, "D0", 100), new Quorum.Replica(1, "D1", 100), new Quorum.Replica(2, "D2", 100)));
+    return "{\"cluster_id\":\"C\",\"formed\":true,\"controllers\":3}";
+  }
+
+  @Test
+  void aRollRestartsOneBrokerAtATimeBrokersFirstAndTheActiveControllerLast() throws Exception {
+    String state = formedWithVoters012();
+    // the quorum's leader (the active controller) is node 0
+    run(
+        pods(
+            pod(0, pending(formatted(0, "C", 0, "D0"), "num.partitions")),
+            pod(1, pending(formatted(1, "C", 1, "D1"), "num.partitions")),
+            pod(2, pending(formatted(2, "C", 2, "D2"), "num.partitions")),
+            pod(3, pending(formatted(3, "C", 3, "D3"), "num.partitions"))),
+        state);
+
+    assertThat(roll)
+        .containsExactly(
+            "connect kafka-0:9092,kafka-1:9092,kafka-2:9092,kafka-3:9092",
+            "gate 3", "restart 10.0.0.3", "behind 3", "back 3",
+            "gate 1", "restart 10.0.0.1", "behind 1", "back 1",
+            "gate 2", "restart 10.0.0.2", "behind 2", "back 2",
+            "gate 0", "restart 10.0.0.0", "behind 0", "back 0");
+    assertThat(gate.closed).isTrue();
+    assertThat(rollStatus).containsExactly((String) null);
+    assertThat(log).anyMatch(l -> l.contains("rolling restart of 4 broker(s), in this order: 3 (kafka-3), 1 (kafka-1), 2 (kafka-2), 0 (kafka-0)"));
+  }
+
+  @Test
+  void onlyThePodsWaitingForARestartAreRolledAndNoneWhenNoneWaits() throws Exception {
+    String state = formedWithVoters012();
+    run(pods(pod(0, formatted(0, "C", 0, "D0")), pod(1, pending(formatted(1, "C", 1, "D1"), "num.partitions")), pod(2, formatted(2, "C", 2, "D2"))), state);
+    assertThat(roll).filteredOn(e -> e.startsWith("restart")).containsExactly("restart 10.0.0.1");
+
+    roll.clear();
+    run(pods(pod(0, formatted(0, "C", 0, "D0")), pod(1, formatted(1, "C", 1, "D1")), pod(2, formatted(2, "C", 2, "D2"))), state);
+    assertThat(roll).isEmpty();
+  }
+
+  @Test
+  void aRefusedRestartWaitsWithABackOffAndSaysWhyThenGoesOn() throws Exception {
+    String state = formedWithVoters012();
+    String why = "stopping broker 2 would leave 1 partition(s) below min.insync.replicas: t-0 ISR [1, 2] (min.insync.replicas 2)";
+    gate.refusals.addAll(java.util.Arrays.asList(why, why, why, null));
+    run(pods(pod(0, formatted(0, "C", 0, "D0")), pod(1, formatted(1, "C", 1, "D1")), pod(2, pending(formatted(2, "C", 2, "D2"), "num.partitions"))), state);
+
+    assertThat(roll).containsSubsequence("gate 2", "gate 2", "gate 2", "gate 2", "restart 10.0.0.2", "back 2");
+    assertThat(roll).filteredOn(e -> e.equals("gate 2")).hasSize(4);
+    // said once while it waited (not once per refusal), cleared when done
+    assertThat(rollStatus).containsExactly("broker 2 not restarted yet: " + why, null);
+    assertThat(log).filteredOn(l -> l.contains("t-0 ISR [1, 2]")).hasSize(1);
+  }
+
+  @Test
+  void aRestartRefusedTenTimesFailsTheRunWithTheReasonAndRestartsNothing() {
+    String state = formedWithVoters012();
+    gate.refusals.add("stopping broker 1 would leave 1 partition(s) below min.insync.replicas: t-2 ISR [0, 1] (min.insync.replicas 2)");
+    assertThatThrownBy(
+            () -> run(pods(pod(0, formatted(0, "C", 0, "D0")), pod(1, pending(formatted(1, "C", 1, "D1"), "num.partitions")), pod(2, formatted(2, "C", 2, "D2"))), state))
+        .isInstanceOf(CallbackException.class)
+        .hasMessageContaining("t-2 ISR [0, 1]")
+        .hasMessageContaining("refused 10 times");
+    assertThat(roll).filteredOn(e -> e.startsWith("restart")).isEmpty();
+    assertThat(roll).filteredOn(e -> e.equals("gate 1")).hasSize(10);
+    assertThat(rollStatus).last().asString().contains("t-2 ISR [0, 1]");
   }
 }

@@ -76,6 +76,18 @@ class KafkaWatchTest {
   }
 
   @Test
+  void aJvmEndedByTheLeadersRollIsCountedAsRolled() throws IOException {
+    PayloadFile payload = new PayloadFile(dir.resolve("payload.json"));
+    KafkaWatch w = watch(payload);
+    w.tick(0);
+    payload.update(p -> p.putObject("kafka").put("rolled_pid", 100));
+    program = new KafkaWatch.Program("RUNNING", 300, 6);
+    w.tick(2_000);
+    assertThat(payload.read().get("kafka").get("restarts").asInt()).isEqualTo(1);
+    assertThat(payload.read().get("kafka").get("last_restart").asText()).startsWith("rolled:").contains("100 -> 300");
+  }
+
+  @Test
   void aRecoveringBrokerIsNeverKilled() throws IOException {
     KafkaWatch w = watch(new PayloadFile(dir.resolve("payload.json")));
     answer = new BrokerProbe.Result(BrokerProbe.RECOVERY, null);

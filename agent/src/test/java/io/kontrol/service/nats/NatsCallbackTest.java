@@ -57,6 +57,11 @@ class NatsCallbackTest {
     return callback.run(CallbackInput.parse(pods, state, log::add));
   }
 
+  private String run(String pods, String state, String config, long revision) throws CallbackException {
+    return callback.run(
+        CallbackInput.fromEnvironment(Map.of("PODS", pods, "STATE", state, "CONFIG", config, "CONFIG_REVISION", "" + revision), log::add));
+  }
+
   @AfterAll
   void stopPods() throws Exception {
     client.close();
@@ -161,5 +166,62 @@ class NatsCallbackTest {
           .isInstanceOf(CallbackException.class)
           .satisfies(e -> assertThat(((CallbackException) e).badInput()).as(String.valueOf(bad)).isTrue());
     }
+  }
+
+  @Test
+  void theGroupConfigurationIsMergedIntoEveryBrokersInputAndItsRevisionIntoTheState() throws Exception {
+    String two = pods(record("10.0.0.1", 1, "{}"), record("10.0.0.2", 2, "{}"));
+    String state = state("10.0.0.1", "10.0.0.2");
+    String config =
+        "{\"name\":\"CLUSTER_A\",\"routes\":[\"nats://10.9.0.1:4244\"],"
+            + "\"leafnodes\":[{\"url\":\"nats-leaf://hub:7422\",\"credentials\":\"/etc/nats/hub.creds\"}]}";
+    String expected =
+        "{\"group\":\"nats\",\"peers\":[\"10.0.0.1\",\"10.0.0.2\"],\"name\":\"CLUSTER_A\",\"routes\":[\"nats://10.9.0.1:4244\"],"
+            + "\"leafnodes\":[{\"url\":\"nats-leaf://hub:7422\",\"credentials\":\"/etc/nats/hub.creds\"}]}";
+
+    String next = run(two, state, config, 42);
+    for (String ip : List.of("10.0.0.1", "10.0.0.2")) {
+      assertThat(pods.get(ip).configured()).last().isEqualTo(expected);
+    }
+    assertThat(next).contains("\"name\":\"CLUSTER_A\"", "\"config_revision\":42", "\"config_status\":\"applied\"");
+
+    // the same document at a new revision: nothing to send, the state says the new revision
+    int before = pods.get("10.0.0.1").configured().size();
+    String again = run(two, next, config, 43);
+    assertThat(pods.get("10.0.0.1").configured()).hasSize(before);
+    assertThat(again).contains("\"config_revision\":43", "\"config_status\":\"applied\"");
+
+    // back to the defaults ({}): every broker is sent the plain input again
+    String plain = run(two, again, "{}", 44);
+    assertThat(pods.get("10.0.0.2").configured()).last().isEqualTo(input("10.0.0.1", "10.0.0.2"));
+    assertThat(plain).doesNotContain("CLUSTER_A").contains("\"config_revision\":44");
+  }
+
+  @Test
+  void brokersStillReportingAnErrorForTheSameInputMarkTheConfigurationFailed() throws Exception {
+    String config = "{\"name\":\"C2024\"}";
+    String ok = pods(record("10.0.0.1", 1, "{}"), record("10.0.0.2", 2, "{}"));
+    String applied = run(ok, "", config, 50);
+    assertThat(applied).contains("\"config_status\":\"applied\"");
+
+    // the brokers' payloads then say their nats-server -t refused it: the next run marks it failed
+    String refused =
+        pods(record("10.0.0.1", 1, "{}"), record("10.0.0.2", 2, "{\"config_error\":\"nats-server -t refused /data/nats/nats.conf\"}"));
+    String failed = run(refused, applied, config, 50);
+    assertThat(failed)
+        .contains("\"config_revision\":50", "\"config_status\":\"failed\"", "\"config_failed\":{\"10.0.0.2\":\"nats-server -t refused");
+    assertThat(log).anyMatch(l -> l.contains("configuration revision 50 failed on [10.0.0.2]"));
+
+    // once the broker reports no error any more, the configuration is applied
+    assertThat(run(ok, failed, config, 50)).contains("\"config_status\":\"applied\"").doesNotContain("config_failed");
+  }
+
+  @Test
+  void aStoredConfigurationThatDoesNotValidateIsLeftOutAndSaidSo() throws Exception {
+    String two = pods(record("10.0.0.1", 1, "{}"), record("10.0.0.2", 2, "{}"));
+    String next = run(two, "", "{\"name\":\"A\",\"colour\":\"red\"}", 60);
+    assertThat(pods.get("10.0.0.1").configured()).last().isEqualTo(input("10.0.0.1", "10.0.0.2"));
+    assertThat(next).contains("\"config_status\":\"invalid\"", "\"config_failed\":\"colour: unknown key");
+    assertThat(log).anyMatch(l -> l.contains("the group configuration (revision 60) is not valid, left out: colour: unknown key"));
   }
 }

@@ -70,7 +70,7 @@ public enum LogFormat {
 
   /**
    * In JSON, replaces the encoder of every appender of the root logger configured so far (the
-   * agent's {@code logback.xml}); text leaves them as they are.
+   * agent's {@code LogConfigurator}); text leaves them as they are.
    */
   public void install() {
     if (this == TEXT || !(LoggerFactory.getILoggerFactory() instanceof LoggerContext ctx)) {

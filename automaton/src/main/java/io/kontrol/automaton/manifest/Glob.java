@@ -75,27 +75,47 @@ public final class Glob {
         } else {
           String set = glob.substring(i, j);
           i = j + 1;
-          StringBuilder cls = new StringBuilder("[");
-          int k = 0;
-          if (set.startsWith("!")) {
-            cls.append('^');
-            k = 1;
-          }
-          for (; k < set.length(); k++) {
-            char s = set.charAt(k);
-            // inside a class only these are special to java.util.regex; '-' keeps its range meaning
-            if (s == '\\' || s == '[' || s == ']' || s == '&' || s == '^') {
-              cls.append('\\');
-            }
-            cls.append(s);
-          }
-          re.append(cls).append(']');
+          re.append(characterClass(set));
         }
       } else {
         re.append(Pattern.quote(String.valueOf(c)));
       }
     }
     return re.toString();
+  }
+
+  /**
+   * The regular expression of one {@code [...]} set (its text without the brackets), as Python 3's
+   * {@code fnmatch} reads it: ranges left to right, a reversed range ({@code [z-a]}) matches
+   * nothing rather than being an error, a set left with nothing matches nothing ({@code [!...]}:
+   * any one character).
+   */
+  private static String characterClass(String set) {
+    boolean negated = set.startsWith("!");
+    int[] cps = set.codePoints().skip(negated ? 1 : 0).toArray();
+    StringBuilder body = new StringBuilder();
+    for (int k = 0; k < cps.length; k++) {
+      int first = cps[k];
+      if (k + 2 < cps.length && cps[k + 1] == '-') {
+        int last = cps[k + 2];
+        k += 2;
+        if (first <= last) {
+          body.append(classChar(first)).append('-').append(classChar(last));
+        }
+      } else {
+        body.append(classChar(first));
+      }
+    }
+    if (body.length() == 0) {
+      return negated ? "." : "(?!)";
+    }
+    return (negated ? "[^" : "[") + body + "]";
+  }
+
+  /** One character inside a class: anything but a letter or digit is escaped (always legal). */
+  private static String classChar(int cp) {
+    String c = new String(Character.toChars(cp));
+    return Character.isLetterOrDigit(cp) ? c : "\\" + c;
   }
 
   @Override

@@ -10,6 +10,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -94,6 +95,7 @@ public final class ManifestLoader {
         .setSchema(new CoreSchema())
         .setAllowDuplicateKeys(true) // reported by the validation, with both locations
         .setMaxAliasesForCollections(50)
+        .setCodePointLimit(MAX_BYTES) // the file's own limit, checked first with a clearer message
         .setUseMarks(true)
         .build();
     try {
@@ -234,13 +236,30 @@ public final class ManifestLoader {
         warnings.add(at(name, declared.get(terminal),
             "'" + terminal + "' is the terminal state: no transition leaves it, its 'next' list is ignored"));
       }
-      Manifest manifest = new Manifest(source, initial, terminal, states, List.of());
+      // every state some non-terminal state lists: each pattern is matched once against all the
+      // states (a literal is one lookup), so a manifest of thousands of states checks in moments
+      Set<String> listed = new HashSet<>();
+      for (StateSpec spec : states.values()) {
+        if (spec.tag().equals(terminal)) {
+          continue;
+        }
+        for (Glob g : spec.next()) {
+          if (g.isLiteral()) {
+            listed.add(g.pattern());
+          } else {
+            for (String tag : states.keySet()) {
+              if (g.matches(tag)) {
+                listed.add(tag);
+              }
+            }
+          }
+        }
+      }
       for (String tag : states.keySet()) {
         if (tag.equals(initial) || tag.equals(terminal)) {
           continue;
         }
-        boolean reachable = states.keySet().stream().anyMatch(from -> manifest.allows(from, tag));
-        if (!reachable) {
+        if (!listed.contains(tag)) {
           warnings.add(at(name, declared.get(tag), "no state lists '" + tag + "' in its 'next': it can never be entered"));
         }
       }

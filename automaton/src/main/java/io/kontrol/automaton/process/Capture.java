@@ -1,6 +1,7 @@
 package io.kontrol.automaton.process;
 
 import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -52,6 +53,28 @@ public final class Capture {
     int fromOld = max - fromNew;
     kept.write(all, all.length - fromOld, fromOld);
     kept.write(chunk, n - fromNew, fromNew);
+  }
+
+  /**
+   * An output stream into this capture, for output produced in this JVM rather than read from a
+   * process (a command run in-process); writes after {@code close} are kept too.
+   */
+  public OutputStream stream() {
+    return new OutputStream() {
+      @Override
+      public void write(int b) {
+        add(new byte[] {(byte) b}, 1);
+      }
+
+      @Override
+      public void write(byte[] b, int off, int len) {
+        if (off == 0) {
+          add(b, len);
+        } else {
+          add(java.util.Arrays.copyOfRange(b, off, off + len), len);
+        }
+      }
+    };
   }
 
   /** What was kept, as UTF-8 text. */

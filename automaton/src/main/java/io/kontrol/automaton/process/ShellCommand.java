@@ -14,8 +14,11 @@ import java.util.concurrent.TimeUnit;
  * its own (so it never blocks on a full pipe) and kept up to a limit, and at the timeout — or when
  * the caller is interrupted — the whole group killed, children included.
  *
- * <p>When the shell has exited but something it started still holds its output open, the rest of
- * the group is killed after a short wait: nothing a command left running outlives the run.
+ * <p>Once the shell has exited, whatever is left of its group is killed: nothing a command left
+ * running outlives the run. Children still holding the output get a short wait first, so what the
+ * shell printed last is read; the wait is not what decides the kill, because the JDK closes its
+ * end of the pipes when the shell exits unless a read is blocked on them at that moment, so a child
+ * holding the output is not always seen as one.
  *
  * <p>Immutable; {@link #run} may be called any number of times, from any thread.
  */
@@ -102,9 +105,10 @@ public final class ShellCommand {
         ProcessGroups.kill(p);
         p.waitFor(DRAIN_MILLIS, TimeUnit.MILLISECONDS);
       }
-      // children still holding the output (daemonised, or not yet killed): kill what is left
-      if (!out.join(DRAIN_MILLIS) || !err.join(DRAIN_MILLIS)) {
-        ProcessGroups.kill(p);
+      boolean ended = out.join(DRAIN_MILLIS) && err.join(DRAIN_MILLIS);
+      // what the command left running, holding the output or not
+      ProcessGroups.kill(p);
+      if (!ended) {
         out.join(DRAIN_MILLIS);
         err.join(DRAIN_MILLIS);
       }

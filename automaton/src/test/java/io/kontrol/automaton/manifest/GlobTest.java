@@ -32,6 +32,21 @@ class GlobTest {
     "s*t*e, state, true",
     "[^a]x, ^x, true",
     "[^a]x, bx, false",
+    // reversed ranges match nothing, as in Python 3 (java.util.regex would refuse the pattern)
+    "'[s- ]', s, false",
+    "'[s- ]', ' ', false",
+    "'[s- ]', -, false",
+    "[!z-a], q, true",
+    "x[c-a]y, xby, false",
+    "[a-], -, true",
+    "[a-], a, true",
+    "[--/], ., true",
+    "[a-c-e], -, true",
+    "[a-c-e], d, false",
+    "[a-c-e], e, true",
+    "[!], [!], true",
+    "[\\]x, \\x, true",
+    "[&&a]x, &x, true",
   })
   void behavesLikePythonFnmatch(String pattern, String tag, boolean expected) {
     assertThat(Glob.of(pattern).matches(tag)).isEqualTo(expected);

@@ -8,9 +8,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ManifestLoaderTest {
 
   /** The original documentation's example, verbatim (trailing spaces after "next:" included). */
@@ -252,6 +255,40 @@ class ManifestLoaderTest {
     assertThat(m.targets("b1")).containsExactly("z");
     assertThat(m.allows("a", "nope")).isFalse();
     assertThat("x".getBytes(StandardCharsets.UTF_8)).hasSize(1);
+  }
+
+  /** 10,000 states, each leading to the next, the last one back to any of them (a glob). */
+  static String chain(int n) {
+    StringBuilder b = new StringBuilder("initial: s0\nterminal: end\nstates:\n");
+    for (int i = 0; i < n; i++) {
+      b.append("- tag: s").append(i).append("\n  shell: echo ").append(i).append("\n  next: [")
+          .append(i + 1 < n ? "s" + (i + 1) : "'s*'").append("]\n");
+    }
+    return b.append("- tag: end\n").toString();
+  }
+
+  @Test
+  void aManifestOfTenThousandStatesLoadsWhole(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("lifecycle.yml");
+    Files.writeString(file, chain(10_000));
+    Manifest m = ManifestLoader.load(file);
+    assertThat(m.states()).hasSize(10_001);
+    assertThat(m.warnings()).as("every state is reachable").isEmpty();
+    assertThat(m.targets("s9999")).hasSize(10_001).contains("s0", "s9999", "end");
+    assertThat(m.allows("s0", "s1")).isTrue();
+    assertThat(m.allows("s0", "s2")).isFalse();
+  }
+
+  @Test
+  void aManifestUpToFourMebibytesLoadsAndALargerOneIsRefusedUnread(@TempDir Path dir) throws Exception {
+    // 3.9 MiB: past the YAML parser's own default limit (3 M code points), within the file's
+    Path file = dir.resolve("big.yml");
+    String script = "x".repeat((4 << 20) - 200);
+    Files.writeString(file, "initial: a\nterminal: a\nstates:\n- tag: a\n  shell: " + script + "\n");
+    assertThat(ManifestLoader.load(file).state("a").orElseThrow().shell()).contains(script);
+
+    Files.writeString(file, "initial: a\nterminal: a\nstates:\n- tag: a\n  shell: " + script + "x".repeat(300) + "\n");
+    assertProblems(() -> ManifestLoader.load(file), file + ":1:1: the manifest is larger than 4 MiB");
   }
 
   private interface Load {

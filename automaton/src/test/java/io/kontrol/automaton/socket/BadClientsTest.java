@@ -96,6 +96,51 @@ class BadClientsTest {
   }
 
   @Test
+  void aOneGibibyteLineIsKoAndCutOffWhileOthersAreServedAndMemoryStaysBounded() throws Exception {
+    long rssBefore = rssKib(automaton.pid());
+    long gib = 1L << 30;
+    CompletableFuture<long[]> flood = CompletableFuture.supplyAsync(() -> {
+      long written = 0;
+      try (SocketChannel c = connect()) {
+        ByteBuffer chunk = ByteBuffer.wrap("x".repeat(1 << 20).getBytes(StandardCharsets.US_ASCII));
+        c.write(ByteBuffer.wrap("GOTO busy ".getBytes(StandardCharsets.US_ASCII)));
+        try {
+          while (written < gib) {
+            chunk.rewind();
+            while (chunk.hasRemaining()) {
+              written += c.write(chunk);
+            }
+          }
+        } catch (IOException e) {
+          // the server answered and closed: the rest of the gibibyte is never sent
+        }
+        return new long[] {written, readAll(c).equals("KO") ? 1 : 0};
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }, pool);
+    // served meanwhile, one after the other
+    for (int i = 0; i < 20; i++) {
+      assertThat(automaton.send("STATE")).isEqualTo("idle");
+    }
+    long[] result = flood.get(60, TimeUnit.SECONDS);
+    assertThat(result[1]).as("the flooding client got KO").isEqualTo(1);
+    assertThat(result[0]).as("bytes it could send before the server closed").isLessThan(64L << 20);
+    long grown = rssKib(automaton.pid()) - rssBefore;
+    assertThat(grown).as("automaton's RSS growth in KiB").isLessThan(32 << 10);
+  }
+
+  /** Resident set size of a process, from /proc. */
+  private static long rssKib(long pid) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+      }
+    }
+    throw new IOException("no VmRSS for pid " + pid);
+  }
+
+  @Test
   void aClientThatNeverSendsANewlineGetsKoAfterTheReadTimeoutAndBlocksNobody() throws Exception {
     try (SocketChannel silent = connect()) {
       silent.write(ByteBuffer.wrap("STATE".getBytes(StandardCharsets.US_ASCII)));

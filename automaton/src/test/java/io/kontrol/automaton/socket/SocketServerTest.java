@@ -50,4 +50,34 @@ class SocketServerTest {
       }
     }
   }
+
+  @Test
+  void aClientThatWritesAfterItsReplyGetsACleanEndOfStreamHoweverManyCameBefore() throws Exception {
+    // far more clients than maxClients within one linger period: connections closed at their end
+    // of stream must not count against the lingering ones
+    Path sock = dir.resolve("sock");
+    SocketServer.Settings settings = new SocketServer.Settings(Duration.ofSeconds(30), 4, SocketServer.Settings.defaults().mode());
+    try (SocketServer server = new SocketServer(sock, settings, (line, reply) -> reply.send("OK"))) {
+      server.bind();
+      server.start();
+      for (int i = 0; i < 40; i++) {
+        try (SocketChannel client = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+          client.connect(UnixDomainSocketAddress.of(sock));
+          client.write(ByteBuffer.wrap("STATE\n".getBytes(StandardCharsets.US_ASCII)));
+          ByteBuffer buf = ByteBuffer.allocate(64);
+          while (buf.position() < 3) {
+            assertThat(client.read(buf)).as("client %d: the reply before the end of stream", i).isNotNegative();
+          }
+          // a second line after the reply: the server drains it (a lingering close), so the client
+          // sees its end of stream, not a connection reset
+          client.write(ByteBuffer.wrap("STATE\n".getBytes(StandardCharsets.US_ASCII)));
+          client.shutdownOutput();
+          while (client.read(buf) >= 0) {
+            assertThat(buf.position()).as("client %d: nothing after the reply", i).isEqualTo(3);
+          }
+          assertThat(new String(buf.array(), 0, buf.position(), StandardCharsets.US_ASCII)).isEqualTo("OK\n");
+        }
+      }
+    }
+  }
 }

@@ -21,6 +21,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * A real automaton: the CLI run as a separate JVM ({@code java -cp <test class path>
  * io.kontrol.automaton.cli.AutomatonCommand MANIFEST -s SOCKET -l LOG -d ...}), its stdout
  * captured. Readiness is awaited on the socket ({@code STATE} answered), never slept for.
+ *
+ * <p>The one fixture for every module's tests: the automaton module publishes it in its test jar
+ * (a consumer depends on {@code io.kontrol:automaton} with {@code <type>test-jar</type>}, scope
+ * test). {@link AutomatonExtension} starts and stops one for a test class or each test.
  */
 public final class AutomatonProcess implements AutoCloseable {
 
@@ -62,7 +66,12 @@ public final class AutomatonProcess implements AutoCloseable {
   /** Starts and waits until it answers {@code STATE}. */
   public static AutomatonProcess start(Path dir, String manifest, String... extraArgs) throws IOException {
     AutomatonProcess a = launch(dir, manifest, extraArgs);
-    a.awaitReady();
+    try {
+      a.awaitReady();
+    } catch (RuntimeException | Error e) {
+      a.close(); // prints what it said
+      throw e;
+    }
     return a;
   }
 
@@ -71,13 +80,27 @@ public final class AutomatonProcess implements AutoCloseable {
     // as the launcher does: a test run started in the background (SIGINT ignored on entry) must not
     // hand that to the automaton, whose JVM would then never see the SIGINT the tests send
     cmd.addAll(List.of("env", "--default-signal=INT,TERM"));
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add(javaBin());
     cmd.addAll(JVM_FLAGS);
     cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(classpath());
     cmd.add("io.kontrol.automaton.cli.AutomatonCommand");
     cmd.addAll(args);
     return cmd;
+  }
+
+  /** The java of the JVM running the tests. */
+  public static String javaBin() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
+  /**
+   * The test class path, for a child JVM: surefire's full list when it hides it behind a manifest
+   * jar, else {@code java.class.path}.
+   */
+  public static String classpath() {
+    String cp = System.getProperty("surefire.test.class.path");
+    return cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
   }
 
   /** Runs the CLI to completion ({@code send}, {@code check}, ...). */
