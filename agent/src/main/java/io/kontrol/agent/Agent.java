@@ -356,7 +356,12 @@ public final class Agent implements Closeable {
                         ? outcome.result().flatMap(r -> r.state())
                         : outcome.snapshot().state();
               },
-              new Settle(config.damper(), config.ttl(), this::outageEnded));
+              new Settle(
+                  config.damper(),
+                  config.ttl(),
+                  this::outageEnded,
+                  config.reportsTo().contains(g) ? Optional.of(config.id()) : Optional.empty(),
+                  System.nanoTime()));
       marks.set(scheduler);
       view = groupView.start();
       configWatch = new GroupWatch(client, g, g.configKey(), scheduler.executor(), scheduler::configChanged).start();

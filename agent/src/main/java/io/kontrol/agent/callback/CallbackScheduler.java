@@ -224,6 +224,14 @@ public final class CallbackScheduler implements Closeable {
       LOG.debug("group unchanged group={} pod={} digest={}", group, pod, s.md5());
       return;
     }
+    Optional<Duration> own = settle.awaitingSelf(s, nanoClock.getAsLong());
+    if (own.isPresent()) {
+      // the record's arrival in the group is a change, and makes the next pass
+      LOG.info("group read before the leader's own record group={} pod={} pods={}: acting once it is in, in at most {} ms",
+          group, pod, s.pods().size(), own.get().toMillis());
+      reschedule(own.get());
+      return;
+    }
     Optional<Duration> settling = settle.remaining(s, nanoClock.getAsLong());
     if (settling.isPresent()) {
       // a change (a member registering again) makes another pass sooner

@@ -36,6 +36,10 @@ class SettleTest {
   CallbackScheduler scheduler;
 
   void start() {
+    start(new Settle(QUIET, TTL, outageEnded::get));
+  }
+
+  void start(Settle settle) {
     scheduler =
         new CallbackScheduler(
             "kontrol/test",
@@ -58,7 +62,12 @@ class SettleTest {
               return true;
             },
             outcome -> {},
-            new Settle(QUIET, TTL, outageEnded::get));
+            settle);
+  }
+
+  /** A leader that registers in the group it leads, its term starting now. */
+  void startRegisteringLeader() {
+    start(new Settle(QUIET, TTL, outageEnded::get, Optional.of("leader"), time.nanoTime()));
   }
 
   Snapshot snapshot() {
@@ -162,5 +171,49 @@ class SettleTest {
     assertThat(settle.remaining(partial, QUIET.toNanos())).contains(TTL.minus(QUIET));
     assertThat(settle.remaining(partial, TTL.toNanos())).isEmpty();
     assertThat(Settle.none().remaining(partial, 0)).isEmpty();
+  }
+
+  @Test
+  void aLeaderThatRegistersInItsGroupDoesNotActOnAGroupReadBeforeItsOwnRecord() {
+    startRegisteringLeader();
+    Duration t0 = time.elapsed();
+    group("a", "b"); // the view's first read: the leader's own put is not in yet
+    time.advance(s(5));
+    assertThat(runs).isEmpty();
+    group("a", "b", "leader"); // its record's event, 5 s into the term
+    time.advance(Duration.ofMinutes(1));
+    assertThat(runs).containsExactly(t0.plus(s(5)).plus(QUIET));
+    assertThat(seen).containsExactly(List.of("a", "b", "leader"));
+  }
+
+  @Test
+  void aLeaderWhoseOwnRecordNeverAppearsActsATtlIntoItsTerm() {
+    startRegisteringLeader();
+    Duration t0 = time.elapsed();
+    group(); // an empty group, and the registration keeps failing
+    time.advance(TTL.minusNanos(1));
+    assertThat(runs).isEmpty();
+    time.advance(Duration.ofNanos(1));
+    assertThat(runs).containsExactly(t0.plus(TTL));
+  }
+
+  @Test
+  void aLeaderThatDoesNotRegisterInItsGroupActsAfterTheDamperAlone() {
+    start(new Settle(QUIET, TTL, outageEnded::get, Optional.empty(), time.nanoTime()));
+    Duration t0 = time.elapsed();
+    group("a");
+    time.advance(Duration.ofMinutes(1));
+    assertThat(runs).containsExactly(t0.plus(QUIET));
+  }
+
+  @Test
+  void awaitingSelfIsEmptyOnceTheRecordIsInOrATtlHasPassed() {
+    Settle settle = new Settle(QUIET, TTL, () -> Settle.NONE, Optional.of("me"), 0);
+    Snapshot without = new Snapshot(List.of(new Snapshot.Pod("a", 0, "{}")), Optional.empty(), 1, List.of());
+    Snapshot with = new Snapshot(List.of(new Snapshot.Pod("me", 0, "{}")), Optional.empty(), 1, List.of());
+    assertThat(settle.awaitingSelf(without, s(3).toNanos())).contains(TTL.minus(s(3)));
+    assertThat(settle.awaitingSelf(with, s(3).toNanos())).isEmpty();
+    assertThat(settle.awaitingSelf(without, TTL.toNanos())).isEmpty();
+    assertThat(Settle.none().awaitingSelf(without, 0)).isEmpty();
   }
 }
