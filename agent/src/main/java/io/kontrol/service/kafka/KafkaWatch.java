@@ -19,7 +19,9 @@ import java.util.regex.Pattern;
  *       stopped or hung process: it ignores SIGTERM) is sent SIGKILL through supervisord, which
  *       starts it again. Same for a broker stuck in a state other than RUNNING for {@code
  *       stuck} — except RECOVERY: a broker recovering its logs is never touched, however long.
- *   <li>A fresh JVM gets {@code grace} before a silent JMX counts (it opens the port as it boots).
+ *   <li>A fresh JVM gets {@code grace} before a silent JMX counts (it opens the port as it boots),
+ *       until it has answered once: a JVM that answered and then falls silent is killed after
+ *       {@code unresponsive}, however young.
  * </ul>
  *
  * The count and the last reason go to the payload ({@code kafka.restarts}, {@code
@@ -116,7 +118,8 @@ public final class KafkaWatch {
 
     BrokerProbe.Result r = probe.get();
     if (!r.answered()) {
-      if (p.uptimeSeconds() < grace.toSeconds()) {
+      if (lastState < 0 && p.uptimeSeconds() < grace.toSeconds()) {
+        // booting: it has not answered yet
         return;
       }
       if (silentSince < 0) {

@@ -117,6 +117,24 @@ class KafkaWatchTest {
   }
 
   @Test
+  void aYoungJvmThatAnsweredAndFellSilentIsKilledWithoutWaitingForTheGrace() throws IOException {
+    PayloadFile payload = new PayloadFile(dir.resolve("payload.json"));
+    KafkaWatch w = watch(payload);
+    program = new KafkaWatch.Program("RUNNING", 100, 20);
+    w.tick(0); // RUNNING at 20 s of uptime
+    answer = new BrokerProbe.Result(null, "no JMX answer within 2000 ms"); // kill -STOP
+    program = new KafkaWatch.Program("RUNNING", 100, 22);
+    w.tick(2_000);
+    program = new KafkaWatch.Program("RUNNING", 100, 31);
+    w.tick(11_000);
+    assertThat(kills).isZero();
+    program = new KafkaWatch.Program("RUNNING", 100, 32);
+    w.tick(12_000); // 32 s of uptime: well inside the 60 s grace
+    assertThat(kills).isEqualTo(1);
+    assertThat(payload.read().get("kafka").get("last_restart").asText()).contains("killed: no answer for 10 s");
+  }
+
+  @Test
   void aStoppedProgramIsLeftToSupervisord() throws IOException {
     KafkaWatch w = watch(new PayloadFile(dir.resolve("payload.json")));
     program = KafkaWatch.Program.parse("kafka                            STOPPED   Dec 01 08:00 AM");
