@@ -73,7 +73,8 @@ class KafkaClusterIT {
   @SuppressWarnings("resource")
   void startCluster() {
     LocalImages.require(LocalImages.KAFKA, LocalImages.ETCD);
-    network = Network.newNetwork();
+    // its own subnet: the etcd that replaces a wiped one takes the old one's address
+    network = DockerNetworks.withOwnSubnet();
     etcd = LocalImages.etcd(network);
     etcd.start();
     for (int i = 0; i < 3; i++) {
@@ -470,6 +471,12 @@ class KafkaClusterIT {
     return status.lines().filter(l -> l.startsWith("CurrentVoters:")).findFirst().orElse("");
   }
 
+  /** The payload's {@code config_error}, empty when none. */
+  private static String configError(KafkaPod pod) {
+    Matcher m = Pattern.compile("\"config_error\":\"((?:[^\"\\\\]|\\\\.)*)\"").matcher(pod.payload());
+    return m.find() ? m.group(1) : "";
+  }
+
   /** A pod that neither leads the group nor is the active controller: the one to replace. */
   private void pickReplaced() {
     Matcher active = Pattern.compile("LeaderId:\\s+(\\d+)").matcher(pods.get(0).quorumStatus());
@@ -598,5 +605,78 @@ class KafkaClusterIT {
     System.out.printf("a controller with an empty volume: back in every it-defaults ISR %d s after its pod started%n", (System.nanoTime() - t0) / 1_000_000_000);
     assertThat(empty.exec("ls", "/data/kafka/data").getStdout()).contains("it-defaults-0");
     assertThat(empty.payload()).doesNotContain("config_error\":\"the volume");
+  }
+
+  /**
+   * etcd replaced by an empty one at the same address (its data lost): the pods register again,
+   * in whatever order and after a pod that is gone, so with seqs that differ from their node.ids.
+   * The volumes stay authoritative: no broker restarts, every node.id and the cluster id are the
+   * volumes', the quorum keeps its three voters, a pod whose new seq differs from its node.id says
+   * so in its payload, and no pod gets a configuration error it did not have before.
+   */
+  @Test
+  @Order(11)
+  void etcdWipedTheBrokersKeepTheirIdsAndNoneRestarts() throws Exception {
+    Map<String, Long> pids = new HashMap<>();
+    Map<String, Properties> metas = new HashMap<>();
+    Map<String, String> configErrors = new HashMap<>();
+    for (KafkaPod p : pods) {
+      pids.put(p.name, p.brokerPid());
+      metas.put(p.name, p.meta());
+      configErrors.put(p.name, configError(p));
+    }
+    String address = DockerNetworks.ip(etcd.getContainerId(), network);
+    KafkaPod.docker().removeContainerCmd(etcd.getContainerId()).withForce(true).exec();
+    long t0 = System.nanoTime();
+    etcd = LocalImages.etcd(network);
+    etcd.start();
+    // a pod that registered once and is gone holds the first seq of the new etcd: the pods
+    // that register after it get seqs one higher than their node.ids
+    ExecResult seeded = etcd.execInContainer("etcdctl", "put", "/kontrol/default/kafka/seq/kafka-gone", "");
+    assertThat(seeded.getExitCode()).as(seeded.getStderr()).isZero();
+    // at the address the old one had, as a Service's address stays when its pod is replaced
+    DockerNetworks.cut(etcd.getContainerId(), network);
+    DockerNetworks.connect(etcd.getContainerId(), network, address, List.of("etcd"));
+    Map<String, Integer> seqs = new HashMap<>();
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofSeconds(2))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              for (KafkaPod p : pods) {
+                seqs.put(p.name, p.seq());
+              }
+              assertThat(Set.copyOf(seqs.values())).as("one seq per pod").hasSize(pods.size());
+              assertThat(pods.stream().filter(KafkaPod::isLeader)).as("one group leader").hasSize(1);
+              for (KafkaPod p : pods) {
+                String nodeId = metas.get(p.name).getProperty("node.id");
+                String payload = p.payload();
+                if (String.valueOf(seqs.get(p.name)).equals(nodeId)) {
+                  assertThat(payload).as(p.name + " payload").doesNotContain("seq_mismatch");
+                } else {
+                  assertThat(payload).as(p.name + " payload").contains("\"seq_mismatch\":\"node.id " + nodeId + " from the volume, seq " + seqs.get(p.name));
+                }
+              }
+            });
+    System.out.printf("etcd wiped: the pods registered again %d ms after, seqs %s%n", (System.nanoTime() - t0) / 1_000_000, new TreeMap<>(seqs));
+    // the group had every chance to act: a TTL, the damper and a margin with nothing changing
+    await()
+        .during(Duration.ofSeconds(KafkaPod.TTL + KafkaPod.DAMPER + 10))
+        .atMost(Duration.ofSeconds(KafkaPod.TTL + KafkaPod.DAMPER + 40))
+        .pollInterval(Duration.ofSeconds(2))
+        .until(() -> pods.stream().allMatch(p -> p.brokerPid() == pids.get(p.name)));
+    for (KafkaPod p : pods) {
+      assertThat(p.brokerPid()).as(p.name + " broker not restarted").isEqualTo(pids.get(p.name));
+      assertThat(p.meta()).as(p.name + " volume").isEqualTo(metas.get(p.name));
+      // the overrides' managed key only, as before: no refused id, no refused volume
+      assertThat(configError(p)).as(p.name + " config_error").isEqualTo(configErrors.get(p.name));
+    }
+    KafkaPod any = pods.get(0);
+    assertThat(KafkaPod.voters(any.quorumStatus())).containsExactly(0, 1, 2);
+    assertThat(any.unfencedBrokers()).as("every broker unfenced").containsExactly(0, 1, 2);
+    ExecResult created =
+        any.exec("kafka-topics.sh", "--bootstrap-server", "localhost:9092", "--create", "--topic", "it-after-wipe", "--replication-factor", "3");
+    assertThat(created.getExitCode()).as("a topic created after the wipe: " + created.getStderr()).isZero();
   }
 }
