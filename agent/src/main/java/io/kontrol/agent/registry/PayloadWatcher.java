@@ -135,7 +135,37 @@ public final class PayloadWatcher implements Closeable {
     if (node == null || node.isMissingNode()) {
       throw new IOException("empty file " + file);
     }
+    String outOfRange = nonFinite(node, "");
+    if (outOfRange != null) {
+      // 1e999 reads as Infinity, which JSON cannot carry: the record would hold the string "Infinity"
+      throw new IOException("number out of range in " + file + " at " + (outOfRange.isEmpty() ? "/" : outOfRange)
+          + " (beyond a double's range: write it as a string)");
+    }
     return node;
+  }
+
+  /** The JSON pointer of the first number that is not finite as a double, or null. */
+  private static String nonFinite(JsonNode node, String at) {
+    if (node.isFloatingPointNumber() && !Double.isFinite(node.doubleValue())) {
+      return at;
+    }
+    if (node.isArray()) {
+      for (int i = 0; i < node.size(); i++) {
+        String found = nonFinite(node.get(i), at + "/" + i);
+        if (found != null) {
+          return found;
+        }
+      }
+    } else if (node.isObject()) {
+      for (var it = node.fields(); it.hasNext(); ) {
+        var e = it.next();
+        String found = nonFinite(e.getValue(), at + "/" + e.getKey().replace("~", "~0").replace("/", "~1"));
+        if (found != null) {
+          return found;
+        }
+      }
+    }
+    return null;
   }
 
   private void problem(String what) {
