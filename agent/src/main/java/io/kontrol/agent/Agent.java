@@ -437,6 +437,7 @@ public final class Agent implements Closeable {
         }
       }
     } finally {
+      reconnect.close();
       client.close();
       LOG.info("agent stopped pod={}", config.id());
     }

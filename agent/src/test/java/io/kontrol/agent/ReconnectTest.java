@@ -78,8 +78,8 @@ class ReconnectTest {
   /** A jetcd upgrade that hides the channel elsewhere fails here, by name, not as slow recoveries. */
   @Test
   void theClientsChannelIsFound() {
-    try (Client c = ETCD.newClient()) {
-      assertThat(ConnectBackoff.of(c, Duration.ofSeconds(1)).bounded()).isTrue();
+    try (Client c = ETCD.newClient(); ConnectBackoff b = ConnectBackoff.of(c, Duration.ofSeconds(1))) {
+      assertThat(b.bounded()).isTrue();
     }
   }
 
