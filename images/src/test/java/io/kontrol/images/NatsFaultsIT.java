@@ -17,7 +17,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer.OrderAnnotation;
 import org.junit.jupiter.api.Order;
@@ -115,9 +114,6 @@ class NatsFaultsIT {
 
   @Test
   @Order(1)
-  @Disabled("flaky, under investigation: in 1 of 7 runs every pod's leases expired in etcd about 23 s after the"
-      + " restarted etcd had answered them again (reason=expired, with the agents seeing under 1 s without an"
-      + " answer), so the pods re-registered with other seqs and the brokers reloaded; steps 2-4 passed in that run")
   void etcdStoppedForThreeTtlsChangesNothing() throws Exception {
     String id = etcd.getContainerId();
     outageChangesNothing("etcd stopped",
