@@ -3,6 +3,7 @@ package io.kontrol.images;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -42,7 +43,8 @@ import org.testcontainers.containers.Network;
  * and kill -STOP of a broker JVM, a dynamic override, the roll under load, the roll gate refusing
  * while broker 2 is stopped, a pod restarted with its volume, then one pod replaced twice: by a
  * pod with a volume of another cluster (refused), then by one with an empty volume (a controller
- * that rejoins and replaces its voter entry).
+ * that rejoins and replaces its voter entry); last, etcd stopped for 3 × TTL under load (the
+ * failsafe: nothing changes), then wiped (the volumes keep every identity).
  */
 @Timeout(value = 30, unit = TimeUnit.MINUTES)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -608,6 +610,100 @@ class KafkaClusterIT {
   }
 
   /**
+   * The failsafe: etcd stopped for 3 × TTL, then started, while an idempotent acks=all producer
+   * writes. Through the outage no callback runs and no configure is sent; no broker restarts; every
+   * pod's {@code server.properties} stays byte-identical through the outage and for TTL + damper +
+   * 10 s after every pod registered again; no send fails and every acknowledged record is read
+   * back exactly once.
+   */
+  @Test
+  @Order(11)
+  void etcdStoppedForThreeTtlsUnderAcksAllLoadChangesNothing() throws Exception {
+    if (client == null) {
+      client = KafkaPod.client(network);
+    }
+    GenericContainer<?> c = client;
+    ExecResult created =
+        pods.get(0).exec("kafka-topics.sh", "--bootstrap-server", "localhost:9092", "--create", "--topic", "it-outage", "--partitions", "3", "--replication-factor", "3");
+    assertThat(created.getExitCode()).as(created.getStderr()).isZero();
+    c.execInContainer(
+        "sh", "-c",
+        "mkdir -p /tmp/outage && nohup java -Xmx192m -cp '/it:/opt/kafka/libs/*' io.kontrol.images.RollLoad"
+            + " kafka-0:9092,kafka-1:9092,kafka-2:9092 it-outage 100 /tmp/outage > /tmp/outage/out 2>&1 &");
+    await()
+        .atMost(Duration.ofSeconds(90))
+        .pollInterval(Duration.ofSeconds(1))
+        .untilAsserted(() -> assertThat(c.execInContainer("cat", "/tmp/outage/out").getStdout()).containsPattern("acked [1-9]\\d{2,}"));
+    Map<String, Long> pids = new HashMap<>();
+    Map<String, Integer> restarts = new HashMap<>();
+    Map<String, String> configs = new HashMap<>();
+    for (KafkaPod p : pods) {
+      pids.put(p.name, p.brokerPid());
+      restarts.put(p.name, p.restarts());
+      configs.put(p.name, serverProperties(p));
+    }
+    long callbacks = countInLogs(CALLBACK_STARTED);
+    long configures = countInLogs(CONFIGURE_SENT);
+    java.util.concurrent.Callable<Boolean> unchanged =
+        () -> pods.stream().allMatch(p -> p.brokerPid() == pids.get(p.name) && serverProperties(p).equals(configs.get(p.name)));
+
+    String id = etcd.getContainerId();
+    KafkaPod.docker().stopContainerCmd(id).withTimeout(10).exec();
+    long t0 = System.nanoTime();
+    Duration outage = Duration.ofSeconds(3L * KafkaPod.TTL);
+    await().during(outage).atMost(outage.plusSeconds(15)).pollInterval(Duration.ofSeconds(1)).until(unchanged);
+    assertThat(countInLogs(CALLBACK_STARTED)).as("callbacks started while etcd was down").isEqualTo(callbacks);
+    assertThat(countInLogs(CONFIGURE_SENT)).as("configures sent while etcd was down").isEqualTo(configures);
+    KafkaPod.docker().startContainerCmd(id).exec();
+    await()
+        .atMost(Duration.ofSeconds(90))
+        .pollInterval(Duration.ofSeconds(1))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              String keys = etcd.execInContainer("etcdctl", "get", "--prefix", "--keys-only", "/kontrol/default/kafka/pods/").getStdout();
+              for (KafkaPod p : pods) {
+                assertThat(keys).as("registered again").contains("/kontrol/default/kafka/pods/" + p.name);
+              }
+              assertThat(pods.stream().filter(KafkaPod::isLeader)).as("one group leader").hasSize(1);
+            });
+    System.out.printf("etcd stopped for %d s: every pod registered again %d ms after the stop%n", outage.toSeconds(), (System.nanoTime() - t0) / 1_000_000);
+    Duration after = Duration.ofSeconds(KafkaPod.TTL + KafkaPod.DAMPER + 10);
+    await().during(after).atMost(after.plusSeconds(15)).pollInterval(Duration.ofSeconds(1)).until(unchanged);
+    for (KafkaPod p : pods) {
+      assertThat(p.restarts()).as(p.name + " restarts").isEqualTo(restarts.get(p.name));
+    }
+    c.execInContainer("touch", "/tmp/outage/stop");
+    String out =
+        await()
+            .atMost(Duration.ofMinutes(3))
+            .pollInterval(Duration.ofSeconds(2))
+            .until(() -> c.execInContainer("cat", "/tmp/outage/out").getStdout(), o -> o.contains("acked="));
+    String verdict = out.lines().filter(l -> l.startsWith("acked=")).findFirst().orElseThrow();
+    System.out.println("etcd outage under load: " + verdict);
+    assertThat(verdict).contains(" failed=0 ").contains(" duplicates=0 ").contains(" missing=0 ");
+    Matcher acked = Pattern.compile("acked=(\\d+) .* read=(\\d+) ").matcher(verdict);
+    assertThat(acked.find()).isTrue();
+    assertThat(Long.parseLong(acked.group(1))).as("acknowledged records").isGreaterThan(1000);
+    assertThat(acked.group(2)).as("read back").isEqualTo(acked.group(1));
+  }
+
+  /** An agent's log line for a callback started on the group's leader. */
+  private static final Pattern CALLBACK_STARTED = Pattern.compile(" INFO  callback started group=");
+
+  /** The automaton's log line for a transition to {@code configure}, which only the leader's callback sends. */
+  private static final Pattern CONFIGURE_SENT = Pattern.compile(" -> configure \\(input: ");
+
+  /** How many lines of every pod's log match {@code line}. */
+  private long countInLogs(Pattern line) {
+    return pods.stream().mapToLong(p -> line.matcher(p.logs()).results().count()).sum();
+  }
+
+  private static String serverProperties(KafkaPod p) {
+    return new String(p.read("/data/kafka/server.properties"), StandardCharsets.UTF_8);
+  }
+
+  /**
    * etcd replaced by an empty one at the same address (its data lost): the pods register again,
    * in whatever order and after a pod that is gone, so with seqs that differ from their node.ids.
    * The volumes stay authoritative: no broker restarts, every node.id and the cluster id are the
@@ -615,7 +711,7 @@ class KafkaClusterIT {
    * so in its payload, and no pod gets a configuration error it did not have before.
    */
   @Test
-  @Order(11)
+  @Order(12)
   void etcdWipedTheBrokersKeepTheirIdsAndNoneRestarts() throws Exception {
     Map<String, Long> pids = new HashMap<>();
     Map<String, Properties> metas = new HashMap<>();

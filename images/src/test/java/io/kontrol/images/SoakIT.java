@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The chaos soak's CI run ({@link Soak}, which {@code scripts/soak} runs for as long as asked): 4
- * NATS pods on a 3-member etcd under random faults for {@code soak.duration} (2 minutes, the
+ * NATS pods on a 3-member etcd under random faults for {@code soak.duration} (3 minutes, the
  * fixed seed {@code soak.seed} 13), then the planted violations of the control. Every invariant
  * must hold, the brokers must converge within the bound, and the checker must report both
  * planted violations (so it can fail).
@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Timeout;
 class SoakIT {
   @Test
   void randomFaultsBreakNoInvariantAndTheCheckerReportsPlantedViolations() throws Exception {
-    Duration duration = Soak.parseDuration(System.getProperty("kontrol.soak.duration", "2m"));
+    Duration duration = Soak.parseDuration(System.getProperty("kontrol.soak.duration", "3m"));
     long seed = Long.parseLong(System.getProperty("kontrol.soak.seed", "13"));
     Soak.Report r = Soak.run(new Soak.Options(duration, seed, true));
     System.out.println("soak of " + duration.toSeconds() + " s, seed " + seed + ":\n" + r.table());
