@@ -1,6 +1,5 @@
 package io.kontrol.images;
 
-import com.github.dockerjava.api.DockerClient;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -19,7 +18,6 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.testcontainers.DockerClientFactory;
 import org.testcontainers.containers.Container.ExecResult;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.Network;
@@ -270,32 +268,16 @@ final class HaproxyPod implements AutoCloseable {
   }
 
   ExecResult exec(String... command) {
-    try {
-      return container.execInContainer(command);
-    } catch (IOException e) {
-      throw new IllegalStateException(name + ": exec " + String.join(" ", command) + " failed: " + e.getMessage(), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
+    return PodContainers.exec(container, name, command);
   }
 
   /** {@code docker stop}: SIGTERM, the pod leaves its group in order. */
   void stop() {
-    docker().stopContainerCmd(container.getContainerId()).withTimeout(45).exec();
+    DockerNetworks.docker().stopContainerCmd(container.getContainerId()).withTimeout(45).exec();
   }
 
   void saveLogs(Path dir) {
-    try {
-      Files.createDirectories(dir);
-      Files.writeString(dir.resolve(name + ".log"), container.getLogs(), StandardCharsets.UTF_8);
-    } catch (IOException | RuntimeException e) {
-      // a diagnosis aid only
-    }
-  }
-
-  private static DockerClient docker() {
-    return DockerClientFactory.instance().client();
+    PodContainers.saveLogs(container, name, dir);
   }
 
   @Override

@@ -260,14 +260,7 @@ class KafkaClusterIT {
       pids.put(p.name, p.brokerPid());
       restarts.put(p.name, p.restarts());
     }
-    c.execInContainer(
-        "sh", "-c",
-        "mkdir -p /tmp/load && nohup java -Xmx192m -cp '/it:/opt/kafka/libs/*' io.kontrol.images.RollLoad"
-            + " kafka-0:9092,kafka-1:9092,kafka-2:9092 it-roll 100 /tmp/load > /tmp/load/out 2>&1 &");
-    await()
-        .atMost(Duration.ofSeconds(90))
-        .pollInterval(Duration.ofSeconds(1))
-        .untilAsserted(() -> assertThat(c.execInContainer("cat", "/tmp/load/out").getStdout()).containsPattern("acked [1-9]\\d{2,}"));
+    startLoad(c, "it-roll", "/tmp/load");
 
     long t0 = System.nanoTime();
     // as a changed pod template gives every pod its new annotations
@@ -285,19 +278,7 @@ class KafkaClusterIT {
               assertThat(pods.get(0).unfencedBrokers()).as("every broker unfenced").containsExactly(0, 1, 2);
             });
     System.out.printf("roll of 3 brokers under load: %d s from the annotation change%n", (System.nanoTime() - t0) / 1_000_000_000);
-    c.execInContainer("touch", "/tmp/load/stop");
-    String out =
-        await()
-            .atMost(Duration.ofMinutes(3))
-            .pollInterval(Duration.ofSeconds(2))
-            .until(() -> c.execInContainer("cat", "/tmp/load/out").getStdout(), o -> o.contains("acked="));
-    String verdict = out.lines().filter(l -> l.startsWith("acked=")).findFirst().orElseThrow();
-    System.out.println("roll under load: " + verdict);
-    assertThat(verdict).contains(" failed=0 ").contains(" duplicates=0 ").contains(" missing=0 ");
-    Matcher acked = Pattern.compile("acked=(\\d+) .* read=(\\d+) ").matcher(verdict);
-    assertThat(acked.find()).isTrue();
-    assertThat(Long.parseLong(acked.group(1))).as("acknowledged records").isGreaterThan(1000);
-    assertThat(acked.group(2)).as("read back").isEqualTo(acked.group(1));
+    stopLoadAndCheck(c, "/tmp/load", "roll under load");
 
     // every restart began while every partition of the cluster had its 3 replicas in sync
     TreeMap<Long, String> isr = new TreeMap<>();
@@ -626,14 +607,7 @@ class KafkaClusterIT {
     ExecResult created =
         pods.get(0).exec("kafka-topics.sh", "--bootstrap-server", "localhost:9092", "--create", "--topic", "it-outage", "--partitions", "3", "--replication-factor", "3");
     assertThat(created.getExitCode()).as(created.getStderr()).isZero();
-    c.execInContainer(
-        "sh", "-c",
-        "mkdir -p /tmp/outage && nohup java -Xmx192m -cp '/it:/opt/kafka/libs/*' io.kontrol.images.RollLoad"
-            + " kafka-0:9092,kafka-1:9092,kafka-2:9092 it-outage 100 /tmp/outage > /tmp/outage/out 2>&1 &");
-    await()
-        .atMost(Duration.ofSeconds(90))
-        .pollInterval(Duration.ofSeconds(1))
-        .untilAsserted(() -> assertThat(c.execInContainer("cat", "/tmp/outage/out").getStdout()).containsPattern("acked [1-9]\\d{2,}"));
+    startLoad(c, "it-outage", "/tmp/outage");
     Map<String, Long> pids = new HashMap<>();
     Map<String, Integer> restarts = new HashMap<>();
     Map<String, String> configs = new HashMap<>();
@@ -648,13 +622,13 @@ class KafkaClusterIT {
         () -> pods.stream().allMatch(p -> p.brokerPid() == pids.get(p.name) && serverProperties(p).equals(configs.get(p.name)));
 
     String id = etcd.getContainerId();
-    KafkaPod.docker().stopContainerCmd(id).withTimeout(10).exec();
+    DockerNetworks.docker().stopContainerCmd(id).withTimeout(10).exec();
     long t0 = System.nanoTime();
     Duration outage = Duration.ofSeconds(3L * KafkaPod.TTL);
     await().during(outage).atMost(outage.plusSeconds(15)).pollInterval(Duration.ofSeconds(1)).until(unchanged);
     assertThat(countInLogs(CALLBACK_STARTED)).as("callbacks started while etcd was down").isEqualTo(callbacks);
     assertThat(countInLogs(CONFIGURE_SENT)).as("configures sent while etcd was down").isEqualTo(configures);
-    KafkaPod.docker().startContainerCmd(id).exec();
+    DockerNetworks.docker().startContainerCmd(id).exec();
     await()
         .atMost(Duration.ofSeconds(90))
         .pollInterval(Duration.ofSeconds(1))
@@ -673,14 +647,38 @@ class KafkaClusterIT {
     for (KafkaPod p : pods) {
       assertThat(p.restarts()).as(p.name + " restarts").isEqualTo(restarts.get(p.name));
     }
-    c.execInContainer("touch", "/tmp/outage/stop");
+    stopLoadAndCheck(c, "/tmp/outage", "etcd outage under load");
+  }
+
+  /**
+   * Starts {@link RollLoad} in the client container {@code c}: an idempotent acks=all producer of
+   * 100 records a second to {@code topic}, its files in {@code dir}; returns once it has 100
+   * records acknowledged.
+   */
+  private static void startLoad(GenericContainer<?> c, String topic, String dir) throws Exception {
+    c.execInContainer(
+        "sh", "-c",
+        "mkdir -p " + dir + " && nohup java -Xmx192m -cp '/it:/opt/kafka/libs/*' io.kontrol.images.RollLoad"
+            + " kafka-0:9092,kafka-1:9092,kafka-2:9092 " + topic + " 100 " + dir + " > " + dir + "/out 2>&1 &");
+    await()
+        .atMost(Duration.ofSeconds(90))
+        .pollInterval(Duration.ofSeconds(1))
+        .untilAsserted(() -> assertThat(c.execInContainer("cat", dir + "/out").getStdout()).containsPattern("acked [1-9]\\d{2,}"));
+  }
+
+  /**
+   * Stops the load of {@code dir} and checks its verdict: no send failed, and every acknowledged
+   * record (more than 1,000) was read back exactly once.
+   */
+  private static void stopLoadAndCheck(GenericContainer<?> c, String dir, String what) throws Exception {
+    c.execInContainer("touch", dir + "/stop");
     String out =
         await()
             .atMost(Duration.ofMinutes(3))
             .pollInterval(Duration.ofSeconds(2))
-            .until(() -> c.execInContainer("cat", "/tmp/outage/out").getStdout(), o -> o.contains("acked="));
+            .until(() -> c.execInContainer("cat", dir + "/out").getStdout(), o -> o.contains("acked="));
     String verdict = out.lines().filter(l -> l.startsWith("acked=")).findFirst().orElseThrow();
-    System.out.println("etcd outage under load: " + verdict);
+    System.out.println(what + ": " + verdict);
     assertThat(verdict).contains(" failed=0 ").contains(" duplicates=0 ").contains(" missing=0 ");
     Matcher acked = Pattern.compile("acked=(\\d+) .* read=(\\d+) ").matcher(verdict);
     assertThat(acked.find()).isTrue();
@@ -722,7 +720,7 @@ class KafkaClusterIT {
       configErrors.put(p.name, configError(p));
     }
     String address = DockerNetworks.ip(etcd.getContainerId(), network);
-    KafkaPod.docker().removeContainerCmd(etcd.getContainerId()).withForce(true).exec();
+    DockerNetworks.docker().removeContainerCmd(etcd.getContainerId()).withForce(true).exec();
     long t0 = System.nanoTime();
     etcd = LocalImages.etcd(network);
     etcd.start();

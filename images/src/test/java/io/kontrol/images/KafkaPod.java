@@ -1,9 +1,6 @@
 package io.kontrol.images;
 
-import com.github.dockerjava.api.DockerClient;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -11,7 +8,6 @@ import java.util.Properties;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.testcontainers.DockerClientFactory;
 import org.testcontainers.containers.Container.ExecResult;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.Network;
@@ -115,14 +111,7 @@ final class KafkaPod implements AutoCloseable {
 
   /** A tool of the image, run in this pod. */
   ExecResult exec(String... command) {
-    try {
-      return container.execInContainer(command);
-    } catch (IOException e) {
-      throw new IllegalStateException(name + ": exec " + String.join(" ", command) + " failed: " + e.getMessage(), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
+    return PodContainers.exec(container, name, command);
   }
 
   /** {@code kafka-metadata-quorum.sh describe --status} against this pod's broker. */
@@ -230,16 +219,7 @@ final class KafkaPod implements AutoCloseable {
   }
 
   void saveLogs(Path dir) {
-    try {
-      Files.createDirectories(dir);
-      Files.writeString(dir.resolve(name + ".log"), container.getLogs(), StandardCharsets.UTF_8);
-    } catch (IOException | RuntimeException e) {
-      // the logs are a diagnosis aid; a container already gone has none to save
-    }
-  }
-
-  static DockerClient docker() {
-    return DockerClientFactory.instance().client();
+    PodContainers.saveLogs(container, name, dir);
   }
 
   /**
@@ -248,7 +228,7 @@ final class KafkaPod implements AutoCloseable {
    * name, as a StatefulSet pod comes back with its claim.
    */
   void restart() {
-    docker().restartContainerCmd(container.getContainerId()).withTimeout(60).exec();
+    DockerNetworks.docker().restartContainerCmd(container.getContainerId()).withTimeout(60).exec();
   }
 
   /**
@@ -257,7 +237,7 @@ final class KafkaPod implements AutoCloseable {
    * removed, as a StatefulSet pod deleted with its claim.
    */
   void stopAndRemove(Path logs) {
-    docker().stopContainerCmd(container.getContainerId()).withTimeout(60).exec();
+    DockerNetworks.docker().stopContainerCmd(container.getContainerId()).withTimeout(60).exec();
     saveLogs(logs);
     container.stop();
   }

@@ -16,7 +16,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -118,13 +117,7 @@ class KafkaProxyIT {
   }
 
   private void saveLogs() {
-    try {
-      Path dir = Path.of(System.getProperty("kontrol.images.logs", "target/pod-logs"));
-      Files.createDirectories(dir);
-      Files.writeString(dir.resolve("kafka-proxy-it.log"), kafka.getLogs());
-    } catch (IOException | RuntimeException e) {
-      // the logs are a diagnosis aid; a container already gone has none to save
-    }
+    PodContainers.saveLogs(kafka, "kafka-proxy-it", Path.of(System.getProperty("kontrol.images.logs", "target/pod-logs")));
   }
 
   private HttpResponse<String> send(HttpRequest.Builder request) throws IOException, InterruptedException {
@@ -205,13 +198,6 @@ class KafkaProxyIT {
   }
 
   private ExecResult exec(String... command) {
-    try {
-      return kafka.execInContainer(command);
-    } catch (IOException e) {
-      throw new IllegalStateException("exec " + String.join(" ", command) + " failed: " + e.getMessage(), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
+    return PodContainers.exec(kafka, "kafka", command);
   }
 }

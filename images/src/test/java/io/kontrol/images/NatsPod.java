@@ -1,6 +1,5 @@
 package io.kontrol.images;
 
-import com.github.dockerjava.api.DockerClient;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,7 +14,6 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.testcontainers.DockerClientFactory;
 import org.testcontainers.containers.Container.ExecResult;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.Network;
@@ -284,14 +282,7 @@ final class NatsPod implements AutoCloseable {
   }
 
   ExecResult exec(String... command) {
-    try {
-      return container.execInContainer(command);
-    } catch (IOException e) {
-      throw new IllegalStateException(name + ": exec " + String.join(" ", command) + " failed: " + e.getMessage(), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
+    return PodContainers.exec(container, name, command);
   }
 
   /**
@@ -353,30 +344,21 @@ final class NatsPod implements AutoCloseable {
 
   /** The container's exit code once it has stopped. */
   Long exitCode() {
-    return docker().inspectContainerCmd(container.getContainerId()).exec().getState().getExitCodeLong();
+    return DockerNetworks.docker().inspectContainerCmd(container.getContainerId()).exec().getState().getExitCodeLong();
   }
 
   /** {@code docker stop}: SIGTERM, the pod shuts down in order (the agent deregisters). */
   void stop() {
-    docker().stopContainerCmd(container.getContainerId()).withTimeout(20).exec();
+    DockerNetworks.docker().stopContainerCmd(container.getContainerId()).withTimeout(20).exec();
   }
 
   /** {@code docker kill}: SIGKILL, nothing runs on the way out; its lease expires. */
   void kill() {
-    docker().killContainerCmd(container.getContainerId()).exec();
+    DockerNetworks.docker().killContainerCmd(container.getContainerId()).exec();
   }
 
   void saveLogs(Path dir) {
-    try {
-      Files.createDirectories(dir);
-      Files.writeString(dir.resolve(name + ".log"), container.getLogs(), StandardCharsets.UTF_8);
-    } catch (IOException | RuntimeException e) {
-      // the logs are a diagnosis aid; a container already gone has none to save
-    }
-  }
-
-  private static DockerClient docker() {
-    return DockerClientFactory.instance().client();
+    PodContainers.saveLogs(container, name, dir);
   }
 
   @Override

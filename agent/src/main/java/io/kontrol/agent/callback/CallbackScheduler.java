@@ -84,23 +84,8 @@ public final class CallbackScheduler implements Closeable {
   /**
    * @param exec a single-thread scheduler, owned from now on: {@link #close()} shuts it down
    * @param nanoClock the clock the damper's times are read from, in nanoseconds
+   * @param settle when a run may act after an etcd outage or a new term ({@link Settle#none()}: at once)
    */
-  public CallbackScheduler(
-      String group,
-      String pod,
-      Damper damper,
-      Backoff backoff,
-      ScheduledExecutorService exec,
-      LongSupplier nanoClock,
-      SnapshotSource source,
-      Optional<? extends Callback> runner,
-      Map<String, String> env,
-      StateWriter writer,
-      Consumer<Outcome> observer) {
-    this(group, pod, damper, backoff, exec, nanoClock, source, runner, env, writer, observer, Settle.none());
-  }
-
-  /** As above, and after an etcd outage a run waits until {@code settle} lets it act. */
   public CallbackScheduler(
       String group,
       String pod,

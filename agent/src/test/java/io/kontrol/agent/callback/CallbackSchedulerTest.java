@@ -51,7 +51,8 @@ class CallbackSchedulerTest {
                 }),
             Map.of(),
             (state, members) -> written.add(state),
-            outcome -> {});
+            outcome -> {},
+            Settle.none());
     return scheduler;
   }
 

@@ -62,7 +62,8 @@ class ConfigChangeSchedulingTest {
                 }),
             Map.of("CONFIG", "inherited from the agent's environment: never passed on"),
             (state, members) -> true,
-            outcome -> {});
+            outcome -> {},
+            Settle.none());
   }
 
   void configure(String doc, int revision) {

@@ -8,6 +8,7 @@ import io.kontrol.agent.callback.CallbackResult;
 import io.kontrol.agent.callback.CallbackRunner;
 import io.kontrol.agent.callback.CallbackScheduler;
 import io.kontrol.agent.callback.Damper;
+import io.kontrol.agent.callback.Settle;
 import io.kontrol.agent.testing.VirtualScheduler;
 import io.kontrol.agent.watch.Snapshot;
 import io.kontrol.service.nats.BrokerPod;
@@ -305,7 +306,8 @@ class BuiltinCommandTest {
             Optional.of(command.asCallback(Duration.ofMillis(300))),
             Map.of(),
             (state, members) -> written.add(state),
-            outcome -> {}));
+            outcome -> {},
+            Settle.none()));
 
     scheduler.changed();
     time.advance(Duration.ofSeconds(2));
