@@ -98,6 +98,11 @@ public final class ConnectBackoff implements AutoCloseable {
     }
   }
 
+  /** Whether no reset is handed to the thread or in progress (tests). */
+  boolean idle() {
+    return !pending.get();
+  }
+
   /** Stops the thread; a reset in progress is abandoned (the channel is being closed too). */
   @Override
   public void close() {
