@@ -104,9 +104,7 @@ final class HaproxyPod implements AutoCloseable {
             "KONTROL_ANNOTATIONS", "{\"kontrol.unity3d.com/master\":\"" + masters + "\"}"));
   }
 
-  private static final Pattern CONFIGURE_STARTED = Pattern.compile("automaton - \\S+ -> configure\\b");
   private static final Pattern CONFIGURE_ENDED = Pattern.compile("\\[(setup|configure)\\] pid \\d+ ended ");
-  private static final Pattern CALLBACK_STARTED = Pattern.compile("INFO  callback started ");
   private static final Pattern CALLBACK_ENDED = Pattern.compile("callback (done|failed) ");
 
   /**
@@ -115,12 +113,9 @@ final class HaproxyPod implements AutoCloseable {
    */
   boolean idle() {
     String logs = logs();
-    return count(CONFIGURE_STARTED, logs) + (logs.contains("(start) -> setup") ? 1 : 0) == count(CONFIGURE_ENDED, logs)
-        && count(CALLBACK_STARTED, logs) == count(CALLBACK_ENDED, logs);
-  }
-
-  private static long count(Pattern p, String text) {
-    return p.matcher(text).results().count();
+    return PodContainers.count(PodContainers.CONFIGURE_STARTED, logs) + (logs.contains("(start) -> setup") ? 1 : 0)
+            == PodContainers.count(CONFIGURE_ENDED, logs)
+        && PodContainers.count(PodContainers.CALLBACK_STARTED, logs) == PodContainers.count(CALLBACK_ENDED, logs);
   }
 
   HaproxyPod start() {

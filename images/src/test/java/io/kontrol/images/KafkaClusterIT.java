@@ -11,6 +11,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -616,9 +617,9 @@ class KafkaClusterIT {
       restarts.put(p.name, p.restarts());
       configs.put(p.name, serverProperties(p));
     }
-    long callbacks = countInLogs(CALLBACK_STARTED);
-    long configures = countInLogs(CONFIGURE_SENT);
-    java.util.concurrent.Callable<Boolean> unchanged =
+    long callbacks = countInLogs(PodContainers.CALLBACK_STARTED);
+    long configures = countInLogs(PodContainers.CONFIGURE_STARTED);
+    Callable<Boolean> unchanged =
         () -> pods.stream().allMatch(p -> p.brokerPid() == pids.get(p.name) && serverProperties(p).equals(configs.get(p.name)));
 
     String id = etcd.getContainerId();
@@ -626,8 +627,8 @@ class KafkaClusterIT {
     long t0 = System.nanoTime();
     Duration outage = Duration.ofSeconds(3L * KafkaPod.TTL);
     await().during(outage).atMost(outage.plusSeconds(15)).pollInterval(Duration.ofSeconds(1)).until(unchanged);
-    assertThat(countInLogs(CALLBACK_STARTED)).as("callbacks started while etcd was down").isEqualTo(callbacks);
-    assertThat(countInLogs(CONFIGURE_SENT)).as("configures sent while etcd was down").isEqualTo(configures);
+    assertThat(countInLogs(PodContainers.CALLBACK_STARTED)).as("callbacks started while etcd was down").isEqualTo(callbacks);
+    assertThat(countInLogs(PodContainers.CONFIGURE_STARTED)).as("configures sent while etcd was down").isEqualTo(configures);
     DockerNetworks.docker().startContainerCmd(id).exec();
     await()
         .atMost(Duration.ofSeconds(90))
@@ -686,15 +687,9 @@ class KafkaClusterIT {
     assertThat(acked.group(2)).as("read back").isEqualTo(acked.group(1));
   }
 
-  /** An agent's log line for a callback started on the group's leader. */
-  private static final Pattern CALLBACK_STARTED = Pattern.compile(" INFO  callback started group=");
-
-  /** The automaton's log line for a transition to {@code configure}, which only the leader's callback sends. */
-  private static final Pattern CONFIGURE_SENT = Pattern.compile(" -> configure \\(input: ");
-
-  /** How many lines of every pod's log match {@code line}. */
+  /** How many times {@code line} occurs in the pods' logs together. */
   private long countInLogs(Pattern line) {
-    return pods.stream().mapToLong(p -> line.matcher(p.logs()).results().count()).sum();
+    return pods.stream().mapToLong(p -> PodContainers.count(line, p.logs())).sum();
   }
 
   private static String serverProperties(KafkaPod p) {
